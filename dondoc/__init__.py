@@ -1,0 +1,1 @@
+"""dondoc: report campaigns for Vietnamese trade-union federations."""

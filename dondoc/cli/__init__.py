@@ -1,0 +1,44 @@
+"""The `dondoc` command line (English): one readable line and a non-zero exit on errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from dondoc.cli.app import app
+from dondoc.errors import DondocError, InputError
+from dondoc.settings import SettingsError
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"nothing was written ({len(exc.problems)} problem(s))", file=sys.stderr)
+        sys.exit(1)
+    except (DondocError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # the last guard: a person gets one line, not a traceback
+        _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> None:
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.exceptions.Abort):
+        sys.exit(130)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code)
+    if os.environ.get("DONDOC_DEBUG"):
+        raise exc
+    print(
+        f"error: unexpected {type(exc).__name__}: {exc} (set DONDOC_DEBUG=1 for details)",
+        file=sys.stderr,
+    )
+    sys.exit(2)

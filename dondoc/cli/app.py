@@ -1,0 +1,177 @@
+"""Typer commands. Each command: parse arguments, open one unit of work, call the service
+functions, print. No business rules here."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dondoc.cli import views
+from dondoc.db import get_engine, session_scope
+from dondoc.settings import get_settings
+
+app = typer.Typer(
+    name="dondoc",
+    help="Report campaigns for trade-union federations: plans, submissions, status.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+plan_app = typer.Typer(help="Plan files (kế hoạch).", no_args_is_help=True)
+units_app = typer.Typer(help="The organisation tree.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(units_app, name="units")
+# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+ACTOR = "cli"
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Local date-time, e.g. '2015-11-25 09:00' (default: now)."),
+]
+
+
+def _now(at: str | None = None) -> datetime:
+    from dondoc.rules.deadlines import parse_local_datetime
+
+    return parse_local_datetime(at, get_settings().tz) if at else datetime.now(UTC)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema."""
+    from dondoc.migrate import current_revision, upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    console.print(f"database ready at revision {current_revision(engine)}: {engine.url!r}")
+
+
+@plan_app.command("load")
+def plan_load(file: Annotated[Path, typer.Argument(help="Plan file (YAML).")]) -> None:
+    """Validate a plan file and load it (all or nothing; loading again updates it)."""
+    from dondoc.plans.loader import load_plan
+
+    with session_scope() as session:
+        result = load_plan(session, file, now=_now(), actor=ACTOR, tz=get_settings().tz)
+    views.print_load_result(console, result)
+
+
+@plan_app.command("check")
+def plan_check(file: Annotated[Path, typer.Argument(help="Plan file (YAML).")]) -> None:
+    """Validate a plan file against the database without writing anything."""
+    from dondoc.plans.loader import load_plan
+
+    with session_scope() as session:
+        result = load_plan(session, file, now=_now(), actor=ACTOR, tz=get_settings().tz)
+        session.rollback()
+    console.print(f"{file}: valid ({result.assignments} assignments); nothing was written")
+
+
+@units_app.command("import")
+def units_import(file: Annotated[Path, typer.Argument(help="Unit list (.csv or .xlsx).")]) -> None:
+    """Import or update units and their contacts from a CSV or XLSX list."""
+    from dondoc.plans.unitimport import import_units
+
+    with session_scope() as session:
+        result = import_units(session, file, now=_now(), actor=ACTOR)
+    console.print(f"{file}: {result.created} unit(s) created, {result.updated} updated")
+
+
+@app.command()
+def campaigns() -> None:
+    """List the campaigns."""
+    from dondoc.cli.queries import campaign_summaries
+
+    with session_scope() as session:
+        views.print_campaigns(console, campaign_summaries(session), get_settings().tz)
+
+
+@app.command()
+def status(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")],
+    at: AtOption = None,
+    requirement: Annotated[str | None, typer.Option(help="Only this requirement.")] = None,
+    only: Annotated[
+        str | None, typer.Option("--status", help="Only units with this status.")
+    ] = None,
+) -> None:
+    """Counts per requirement and each unit's status, deadline and last submission."""
+    from dondoc.campaigns import get_campaign
+    from dondoc.rules.status import Status
+    from dondoc.tracking import campaign_status
+
+    wanted = Status(only) if only else None
+    now = _now(at)
+    with session_scope() as session:
+        camp = get_campaign(session, campaign)
+        rows = campaign_status(session, camp, now=now, requirement=requirement)
+    views.print_status(console, camp, rows, now=now, tz=get_settings().tz, only=wanted)
+
+
+@app.command()
+def submit(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")],
+    unit: Annotated[str, typer.Argument(help="Unit code.")],
+    file: Annotated[list[Path] | None, typer.Option("--file", help="Report file(s).")] = None,
+    channel: Annotated[str, typer.Option(help="office | email | zalo")] = "office",
+    requirement: Annotated[str | None, typer.Option(help="Requirement code.")] = None,
+    value: Annotated[
+        list[str] | None, typer.Option("--value", help="A figure: key=value (repeatable).")
+    ] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When it was received.")] = None,
+    note: Annotated[str | None, typer.Option(help="A note for the file.")] = None,
+) -> None:
+    """Record a submission the office received on paper, by email or by Zalo."""
+    from dondoc.cli.actions import record
+
+    sub = record(
+        campaign,
+        unit,
+        files=file or [],
+        channel=channel,
+        requirement=requirement,
+        values=value or [],
+        received_at=_now(at),
+        note=note,
+        now=_now(),
+    )
+    console.print(f"recorded version {sub.version} for {unit} (receipt {sub.id})")
+
+
+@app.command()
+def extend(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")],
+    unit: Annotated[str, typer.Argument(help="Unit code.")],
+    until: Annotated[str, typer.Option(help="New deadline, e.g. 'đến hết ngày 27/11/2015'.")],
+    reason: Annotated[str, typer.Option(help="Why the extension is granted.")],
+    by: Annotated[str, typer.Option(help="Who grants it.")] = ACTOR,
+    requirement: Annotated[str | None, typer.Option(help="Requirement code.")] = None,
+) -> None:
+    """Grant a unit a later deadline."""
+    from dondoc.cli.actions import grant_extension
+
+    ext = grant_extension(
+        campaign, unit, until=until, reason=reason, by=by, requirement=requirement, now=_now()
+    )
+    console.print(f"{unit}: deadline version {ext.version}, new deadline {ext.due_text}")
+
+
+@app.command()
+def exempt(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")],
+    unit: Annotated[str, typer.Argument(help="Unit code.")],
+    reason: Annotated[str, typer.Option(help="Why the unit need not submit.")],
+    by: Annotated[str, typer.Option(help="Who decides.")] = ACTOR,
+    requirement: Annotated[str | None, typer.Option(help="Requirement code.")] = None,
+) -> None:
+    """Exempt a unit from submitting (e.g. being dissolved)."""
+    from dondoc.cli.actions import grant_exemption
+
+    grant_exemption(campaign, unit, reason=reason, by=by, requirement=requirement, now=_now())
+    console.print(f"{unit}: exempt")

@@ -1,0 +1,1 @@
+"""Plan files and unit lists: reading, validating with file:line locations, loading."""

@@ -1,0 +1,1 @@
+"""Business rules as pure functions: document numbers, deadlines, working days, status."""

@@ -1,0 +1,1 @@
+"""Prefect flows: thin stories over the services in dondoc/ (tracking, reminders, consolidation)."""

@@ -1,0 +1,30 @@
+"""The database schema (SQLModel tables). Alembic migrations live in models/migrations."""
+
+from models.audit import AuditEvent
+from models.campaigns import (
+    BasisDocument,
+    Campaign,
+    DistributionEntry,
+    IndicatorDefinition,
+    Requirement,
+    Target,
+)
+from models.submissions import Assignment, Extension, IndicatorValue, Submission, SubmissionFile
+from models.units import Contact, Unit
+
+__all__ = [
+    "Assignment",
+    "AuditEvent",
+    "BasisDocument",
+    "Campaign",
+    "Contact",
+    "DistributionEntry",
+    "Extension",
+    "IndicatorDefinition",
+    "IndicatorValue",
+    "Requirement",
+    "Submission",
+    "SubmissionFile",
+    "Target",
+    "Unit",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations for the dondoc schema (run with `dondoc init`)."""
