@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from dondoc.cli.app import app
 from dondoc.errors import DondocError, InputError
 from dondoc.settings import SettingsError
@@ -20,6 +22,10 @@ def main() -> None:
         sys.exit(1)
     except (DondocError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(f"error: database: {reason} (has `dondoc init` been run?)", file=sys.stderr)
         sys.exit(1)
     except Exception as exc:  # the last guard: a person gets one line, not a traceback
         _unexpected(exc)

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from dondoc.cli import views
 from dondoc.db import get_engine, session_scope
+from dondoc.errors import DondocError
 from dondoc.settings import get_settings
 
 app = typer.Typer(
@@ -37,9 +38,15 @@ AtOption = Annotated[
 
 
 def _now(at: str | None = None) -> datetime:
-    from dondoc.rules.deadlines import parse_local_datetime
+    """The one clock reading of a command: now, or the moment given with --at."""
+    from dondoc.rules.deadlines import DeadlineError, parse_local_datetime
 
-    return parse_local_datetime(at, get_settings().tz) if at else datetime.now(UTC)
+    if not at:
+        return datetime.now(UTC)
+    try:
+        return parse_local_datetime(at, get_settings().tz)
+    except DeadlineError as exc:
+        raise DondocError(f"--at: {exc}") from exc
 
 
 @app.command()

@@ -1,0 +1,5 @@
+"""`python -m dondoc` runs the CLI."""
+
+from dondoc.cli import main
+
+main()
