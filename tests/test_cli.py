@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from models import IndicatorValue, Submission, SubmissionFile
@@ -70,7 +71,7 @@ def test_status_shows_on_time_late_missing_pending_and_exempt(seeded: Path, caps
 
 
 def test_submit_stores_files_and_figures_as_new_versions(
-    seeded: Path, capsys: Capsys, engine: object, tmp_path: Path
+    seeded: Path, capsys: Capsys, engine: Engine, tmp_path: Path
 ) -> None:
     report = tmp_path / "bao-cao-cd005.pdf"
     report.write_bytes(b"%PDF-1.4 bao cao so ket")
@@ -78,16 +79,17 @@ def test_submit_stores_files_and_figures_as_new_versions(
                "--value", "so_doan_vien=1.250", "--value", "xep_loai_2014=vm")  # fmt: skip
     second = ok(capsys, "submit", CAMPAIGN, "Q1-CD005", "--value", "so_doan_vien=1.260")
     assert "version 1" in first.out and "version 2" in second.out
-    with Session(engine) as s:  # type: ignore[arg-type]
+    with Session(engine) as s:
         subs = s.exec(select(Submission).order_by(col(Submission.version))).all()
         assert [(x.version, x.channel) for x in subs] == [(1, "office"), (2, "office")]
         stored = s.exec(select(SubmissionFile)).one()
         values = {(v.submission_id, v.key): v for v in s.exec(select(IndicatorValue))}
+    first_id, second_id = subs[0].id or 0, subs[1].id or 0
     assert (stored.name, stored.size) == ("bao-cao-cd005.pdf", 23)
     assert (Path(os.environ["DONDOC_VAR_DIR"]) / "files" / stored.storage_path).is_file()
-    assert values[(subs[0].id, "so_doan_vien")].num_value == 1250
-    assert values[(subs[0].id, "xep_loai_2014")].text_value == "VM"
-    assert values[(subs[1].id, "so_doan_vien")].num_value == 1260
+    assert values[(first_id, "so_doan_vien")].num_value == 1250
+    assert values[(first_id, "xep_loai_2014")].text_value == "VM"
+    assert values[(second_id, "so_doan_vien")].num_value == 1260
 
 
 ERRORS = {
