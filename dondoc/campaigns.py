@@ -42,3 +42,20 @@ def get_assignment(
         codes = ", ".join(r.code for _, r in rows)
         raise NotFoundError(f"unit {unit.code} has several requirements ({codes}): name one")
     return rows[0]
+
+
+def assigned_units(session: Session, campaign_id: int) -> list[Unit]:
+    """Units with at least one assignment in the campaign, by code."""
+    return list(
+        session.exec(
+            select(Unit)
+            .where(
+                col(Unit.id).in_(
+                    select(Assignment.unit_id)
+                    .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+                    .where(Requirement.campaign_id == campaign_id)
+                )
+            )
+            .order_by(col(Unit.code))
+        )
+    )

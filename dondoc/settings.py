@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +36,19 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL used in the links sent to units.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs sessions and derives the units' upload links; default: a random key "
+        "kept in var_dir/secret_key (keep it: changing it invalidates every link).",
+    )
+    max_upload_mb: int = Field(
+        default=20, ge=1, le=500, description="Largest file a unit may upload, in MB."
+    )
+    watch_dir: Path | None = Field(
+        default=None,
+        description="Folder where the office drops reports received by email; picked up by the "
+        "tracking flow (unit code in the file name or a .txt sidecar).",
     )
 
     @field_validator("timezone")
@@ -70,6 +85,22 @@ class Settings(BaseSettings):
     @property
     def effective_storage_dir(self) -> Path:
         return self.storage_dir or self.var_dir / "files"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def secret(self) -> bytes:
+        """The configured key, or one generated once and kept under var_dir (mode 0600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,6 @@
 """The database schema (SQLModel tables). Alembic migrations live in models/migrations."""
 
+from models.access import OfficeUser, UploadLink
 from models.audit import AuditEvent
 from models.campaigns import (
     BasisDocument,
@@ -10,6 +11,7 @@ from models.campaigns import (
     Target,
 )
 from models.submissions import Assignment, Extension, IndicatorValue, Submission, SubmissionFile
+from models.tracking import RequirementCompletion
 from models.units import Contact, Unit
 
 __all__ = [
@@ -22,9 +24,12 @@ __all__ = [
     "Extension",
     "IndicatorDefinition",
     "IndicatorValue",
+    "OfficeUser",
     "Requirement",
+    "RequirementCompletion",
     "Submission",
     "SubmissionFile",
     "Target",
     "Unit",
+    "UploadLink",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from dondoc.campaigns import get_assignment, get_campaign, get_unit
+from dondoc.campaigns import assigned_units, get_assignment, get_campaign, get_unit
 from dondoc.db import session_scope
 from dondoc.errors import DondocError
 from dondoc.intake import record_submission
@@ -142,3 +142,30 @@ def grant_exemption(
             session, get_campaign(session, campaign_code), unit, requirement
         )
         exempt(session, assignment, reason=reason, by=by, now=now)
+
+
+def upload_links(
+    campaign_code: str, *, unit: str | None, reissue: bool, now: datetime
+) -> list[tuple[str, str]]:
+    """(unit code, URL) for every unit with an assignment in the campaign (or one unit)."""
+    from dondoc.links import issue_link, link_url, token_for
+
+    settings = get_settings()
+    with session_scope() as session:
+        campaign = get_campaign(session, campaign_code)
+        units = assigned_units(session, campaign.id or 0)
+        if unit is not None:
+            units = [u for u in units if u.code == unit] or [get_unit(session, unit)]
+        out = []
+        for u in units:
+            make = issue_link if reissue else token_for
+            token = make(
+                session,
+                campaign_id=campaign.id or 0,
+                unit_id=u.id or 0,
+                secret=settings.secret(),
+                by=ACTOR,
+                now=now,
+            )
+            out.append((u.code, link_url(settings.public_base_url, token)))
+        return out

@@ -182,3 +182,47 @@ def exempt(
 
     grant_exemption(campaign, unit, reason=reason, by=by, requirement=requirement, now=_now())
     console.print(f"{unit}: exempt")
+
+
+users_app = typer.Typer(help="Office accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    name: Annotated[str, typer.Option(help="Name shown in the dashboard.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create an office account (the password is stored as an Argon2 hash)."""
+    from dondoc.accounts import create_user
+
+    with session_scope() as session:
+        create_user(session, username=username, display_name=name, password=password, now=_now())
+    console.print(f"user {username} created")
+
+
+@app.command()
+def links(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")],
+    unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
+    reissue: Annotated[bool, typer.Option(help="Revoke the current link(s), issue new.")] = False,
+) -> None:
+    """Print the units' secret upload links (issuing them on first use)."""
+    from dondoc.cli.actions import upload_links
+
+    for code, url in upload_links(campaign, unit=unit, reissue=reissue, now=_now()):
+        console.print(f"{code}\t{url}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the web app (units' upload pages and the office dashboard)."""
+    import uvicorn
+
+    from web.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")

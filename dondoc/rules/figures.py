@@ -83,9 +83,12 @@ def parse_number(text: str, *, integer: bool) -> Decimal:
     if _INTEGER.match(compact) and "." in compact and len(compact.split(".")[-1]) == 3:
         compact = compact.replace(".", "")  # "1.250" is one thousand two hundred and fifty
     try:
-        return Decimal(compact.replace(",", "."))
+        number = Decimal(compact.replace(",", "."))
     except InvalidOperation:
         raise _BadFigureError("not_number") from None
+    if not number.is_finite():  # Decimal also reads "NaN" and "Infinity"
+        raise _BadFigureError("not_number")
+    return number
 
 
 def _parse_one(rule: IndicatorRule, text: str) -> Value:
@@ -119,8 +122,9 @@ def format_number(value: Decimal) -> str:
     """13800000 -> '13.800.000'; 12.5 -> '12,5'."""
     if value == value.to_integral_value():
         return f"{int(value):,}".replace(",", ".")
-    whole, _, frac = f"{value.normalize():f}".partition(".")
-    return f"{int(whole):,}".replace(",", ".") + "," + frac
+    whole, _, frac = f"{abs(value).normalize():f}".partition(".")
+    sign = "-" if value < 0 else ""  # int("-0") would drop the sign of -0.5
+    return sign + f"{int(whole):,}".replace(",", ".") + "," + frac
 
 
 def parse_figures(

@@ -1,0 +1,1 @@
+"""The web app: units' secret upload pages (/u/…) and the office dashboard (/office/…)."""

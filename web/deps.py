@@ -1,0 +1,44 @@
+"""FastAPI dependencies: the clock, a database session per request, the office user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from dondoc.db import session_scope
+from models import OfficeUser
+
+SESSION_USER = "uid"
+
+
+def get_now() -> datetime:
+    """The request's one clock reading; tests override this dependency to freeze time."""
+    return datetime.now(UTC)
+
+
+def get_session() -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    with session_scope() as session:
+        yield session
+
+
+class LoginRequiredError(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def current_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> OfficeUser:
+    user_id = request.session.get(SESSION_USER)
+    user = session.get(OfficeUser, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active:
+        raise LoginRequiredError(str(request.url.path))
+    return user
+
+
+Now = Annotated[datetime, Depends(get_now)]
+DB = Annotated[Session, Depends(get_session)]
+User = Annotated[OfficeUser, Depends(current_user)]

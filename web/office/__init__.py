@@ -1,0 +1,7 @@
+"""The office dashboard (/office/…): login required on every page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
