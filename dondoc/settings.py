@@ -42,6 +42,14 @@ class Settings(BaseSettings):
         description="Signs sessions and derives the units' upload links; default: a random key "
         "kept in var_dir/secret_key (keep it: changing it invalidates every link).",
     )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="Apprise mailto:// or mailtos:// URL of the SMTP server; unset: mail is "
+        "written as .eml files under var_dir/mail (nothing leaves the machine).",
+    )
+    mail_from: str = Field(
+        default="dondoc@localhost", description="Sender address of the messages dondoc sends."
+    )
     max_upload_mb: int = Field(
         default=20, ge=1, le=500, description="Largest file a unit may upload, in MB."
     )
