@@ -287,6 +287,12 @@ BAD_UNIT_ROWS: dict[str, tuple[str, str, str, str]] = {
         "",
     ),
     "duplicate unit code": ("Q1-CD008,", "Q1-CD007,", "code", "duplicate unit code"),
+    "name longer than its column": (
+        ",CĐCS Ủy ban nhân dân phường Cô Giang,",
+        "," + "Đ" * 256 + ",",
+        "name",
+        "at most 255 characters",
+    ),
     "unknown kind": (
         ",grassroots_union,LDLD-Q1,administrative",
         ",cdcs,LDLD-Q1,administrative",

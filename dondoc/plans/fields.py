@@ -68,6 +68,11 @@ def _nfc(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=2000)]
+# Bounded texts: the same limits as the database columns, so that a long value is refused
+# with its file and line instead of failing on PostgreSQL at write time.
+Text32 = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=32)]
+Text120 = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=120)]
+Text255 = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=255)]
 Code = Annotated[
     str,
     BeforeValidator(_nfc),
@@ -76,7 +81,9 @@ Code = Annotated[
 LocalDate = Annotated[date, BeforeValidator(_to_date)]
 DeadlineText = Annotated[Deadline, BeforeValidator(_to_deadline)]
 DocNumberText = Annotated[str, BeforeValidator(_nfc), AfterValidator(_doc_number)]
-Email = Annotated[str, BeforeValidator(_nfc), AfterValidator(normalize_email)]
+Email = Annotated[
+    str, BeforeValidator(_nfc), StringConstraints(max_length=254), AfterValidator(normalize_email)
+]
 Phone = Annotated[
     str,
     BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),

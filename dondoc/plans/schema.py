@@ -17,6 +17,9 @@ from dondoc.plans.fields import (
     LocalDate,
     Phone,
     Text,
+    Text32,
+    Text120,
+    Text255,
 )
 from models.enums import (
     Aggregation,
@@ -38,7 +41,7 @@ class Spec(BaseModel):
 
 class ContactSpec(Spec):
     role: ContactRole
-    name: Text | None = None
+    name: Text120 | None = None
     email: Email | None = None
     zalo: Phone | None = None
     consent: list[Channel] = Field(default_factory=list)
@@ -64,12 +67,12 @@ class ContactSpec(Spec):
 
 class UnitSpec(Spec):
     code: Code
-    name: Text
-    short_name: Text | None = None
+    name: Text255
+    short_name: Text120 | None = None
     kind: UnitKind
     parent: Code | None = None
     sector: Sector | None = None
-    ward: Text | None = None
+    ward: Text120 | None = None
     calendar: WorkWeek = WorkWeek.MON_FRI
     valid_from: LocalDate | None = None
     valid_to: LocalDate | None = None
@@ -88,21 +91,21 @@ class UnitSpec(Spec):
 
 
 class SignerSpec(Spec):
-    title: Text
-    name: Text | None = None  # often filled in only when the report is signed
+    title: Text255
+    name: Text120 | None = None  # often filled in only when the report is signed
 
 
 class BasisSpec(Spec):
     number: DocNumberText
     date: LocalDate | None = None
-    issuer: Text | None = None
+    issuer: Text255 | None = None
     title: Text | None = None
     implements: bool = False
     issuer_unit: Code | None = None
 
 
 class DistributionSpec(Spec):
-    to: Text
+    to: Text255
     role: DistributionRole
     unit: Code | None = None
     group: Code | None = None
@@ -110,7 +113,7 @@ class DistributionSpec(Spec):
 
 class MilestoneSpec(Spec):
     title: Text
-    when: Text | None = None
+    when: Text255 | None = None
     date: LocalDate | None = None
 
 
@@ -118,9 +121,9 @@ class PlanSpec(Spec):
     code: Code
     number: DocNumberText
     issuer: Code
-    issuing_body: Text | None = None
+    issuing_body: Text255 | None = None
     issued_on: LocalDate
-    place: Text | None = None
+    place: Text120 | None = None
     title: Text
     period_end: LocalDate | None = None
     data_cutoff: LocalDate | None = None
@@ -147,7 +150,7 @@ class SelectorSpec(Spec):
 class RequirementSpec(Spec):
     code: Code
     title: Text
-    group_label: Text | None = None
+    group_label: Text255 | None = None
     units: SelectorSpec
     submit_to: Code
     consolidated_by: Code | None = None
@@ -163,17 +166,17 @@ class RequirementSpec(Spec):
 
 class IndicatorSpec(Spec):
     key: Code
-    label: Text
-    unit: Text | None = None
+    label: Text255
+    unit: Text32 | None = None
     type: IndicatorType
     min: Decimal | None = None
     max: Decimal | None = None
     max_of: Code | None = None
     sectors: list[Sector] | None = None
     aggregate: Aggregation = Aggregation.SUM
-    formula: Text | None = None
-    choices: list[Text] | None = None
-    count: list[Text] | None = None
+    formula: Text255 | None = None
+    choices: list[Text255] | None = None
+    count: list[Text255] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorSpec:
@@ -195,7 +198,7 @@ class TargetSpec(Spec):
     label: Text
     indicator: Text
     value: Decimal
-    unit: Text | None = None
+    unit: Text32 | None = None
     direction: Literal[">=", "<="] = ">="
     scope: Literal["term", "yearly"] = "term"
     sectors: list[Sector] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -126,7 +127,8 @@ def _column_of(loc: Path_, row: dict[str, str]) -> str:
 
 
 def _normalise_header(cells: list[str], path: Path) -> list[str]:
-    header = [ALIASES.get(c.strip().lower(), c.strip().lower()) for c in cells]
+    names = [unicodedata.normalize("NFC", c).strip().lower() for c in cells]
+    header = [ALIASES.get(name, name) for name in names]
     known = set(UNIT_COLUMNS) | contact_columns()
     problems = [Problem(str(path), 1, h, "unknown column") for h in header if h and h not in known]
     missing = [c for c in ("code", "name", "kind") if c not in header]

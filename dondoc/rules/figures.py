@@ -95,7 +95,7 @@ def _parse_one(rule: IndicatorRule, text: str) -> Value:
     if rule.type == "derived":
         raise _BadFigureError("derived")
     if rule.type == "boolean":
-        word = text.strip().lower()
+        word = unicodedata.normalize("NFC", text.strip()).lower()
         if word in _YES or word in _NO:
             return Decimal(1 if word in _YES else 0)
         raise _BadFigureError("not_boolean")
