@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -68,11 +69,28 @@ def _nfc(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=2000)]
+
+
 # Bounded texts: the same limits as the database columns, so that a long value is refused
 # with its file and line instead of failing on PostgreSQL at write time.
-Text32 = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=32)]
-Text120 = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=120)]
-Text255 = Annotated[str, BeforeValidator(_nfc), StringConstraints(min_length=1, max_length=255)]
+def _at_most(limit: int) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"at most {limit} characters (this one has {len(value)})")
+        return value
+
+    return check
+
+
+Text32 = Annotated[
+    str, BeforeValidator(_nfc), StringConstraints(min_length=1), AfterValidator(_at_most(32))
+]
+Text120 = Annotated[
+    str, BeforeValidator(_nfc), StringConstraints(min_length=1), AfterValidator(_at_most(120))
+]
+Text255 = Annotated[
+    str, BeforeValidator(_nfc), StringConstraints(min_length=1), AfterValidator(_at_most(255))
+]
 Code = Annotated[
     str,
     BeforeValidator(_nfc),
@@ -82,7 +100,7 @@ LocalDate = Annotated[date, BeforeValidator(_to_date)]
 DeadlineText = Annotated[Deadline, BeforeValidator(_to_deadline)]
 DocNumberText = Annotated[str, BeforeValidator(_nfc), AfterValidator(_doc_number)]
 Email = Annotated[
-    str, BeforeValidator(_nfc), StringConstraints(max_length=254), AfterValidator(normalize_email)
+    str, BeforeValidator(_nfc), AfterValidator(_at_most(254)), AfterValidator(normalize_email)
 ]
 Phone = Annotated[
     str,
