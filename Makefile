@@ -36,6 +36,7 @@ typecheck:
 
 pytest:
 	bash scripts/ensure-postgres
+	bash scripts/ensure-chromium
 	$(BIN)/pytest
 
 clean:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -49,3 +51,24 @@ def authenticate(
     user.last_login_at = now
     session.add(user)
     return user
+
+
+def ensure_demo_user(session: Session, *, username: str, var_dir: Path, now: datetime) -> str:
+    """The local demo account: created once, its random password kept (mode 0600) under var/
+    so that `make run` can print the login again on every start."""
+    path = var_dir / "office-login.txt"
+    exists = session.exec(select(OfficeUser).where(OfficeUser.username == username)).first()
+    if exists and path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    if exists:
+        exists.password_hash = _hasher.hash(password)
+        session.add(exists)
+    else:
+        create_user(
+            session, username=username, display_name="Văn phòng", password=password, now=now
+        )
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password

@@ -226,3 +226,18 @@ def serve(
     from web.app import create_app
 
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@users_app.command("ensure-demo")
+def users_ensure_demo(
+    username: Annotated[str, typer.Option(help="Login name.")] = "vanphong",
+) -> None:
+    """Create the local demo account once (random password kept in var/office-login.txt)."""
+    from dondoc.accounts import ensure_demo_user
+
+    settings = get_settings()
+    with session_scope() as session:
+        password = ensure_demo_user(
+            session, username=username, var_dir=settings.var_dir, now=_now()
+        )
+    console.print(f"office login: {username} / {password}", highlight=False)
