@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SEED := examples/q1-so-ket-2015.yaml
-CITY := examples/hcm-78-kh-ldld-2015.yaml
 
 .PHONY: install run test lint typecheck pytest clean
 
@@ -18,11 +16,7 @@ install: $(STAMP)
 
 # Command 1: the service on embedded defaults (SQLite under ./var, nothing leaves the machine).
 run: install
-	$(BIN)/dondoc init
-	$(BIN)/dondoc plan load $(SEED)
-	$(BIN)/dondoc plan load $(CITY)
-	$(BIN)/dondoc campaigns
-	$(BIN)/dondoc status q1-so-ket-2015
+	bash scripts/run-service
 
 # Command 2: every check CI runs (lint, types, the tests on SQLite and PostgreSQL).
 test: install lint typecheck pytest
