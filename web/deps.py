@@ -40,5 +40,7 @@ def current_user(request: Request, session: Annotated[Session, Depends(get_sessi
 
 
 Now = Annotated[datetime, Depends(get_now)]
-DB = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a redirect's next
+# page always sees the change.
+DB = Annotated[Session, Depends(get_session, scope="function")]
 User = Annotated[OfficeUser, Depends(current_user)]

@@ -1,0 +1,220 @@
+"""Receipts: the number a unit quotes for a submission, what its receipt shows, and the
+acknowledgement sent by email to the unit's contacts (those who consented to email)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from dondoc.rules.deadlines import format_date_vi, format_deadline_vi, weekday_vi
+from dondoc.rules.figures import format_number
+from dondoc.rules.status import effective_due
+from models import (
+    Assignment,
+    Campaign,
+    IndicatorDefinition,
+    IndicatorValue,
+    Requirement,
+    Submission,
+    SubmissionFile,
+    Unit,
+)
+from notifications.email import Email
+
+_NUMBER = re.compile(r"^BC-(?P<campaign>[0-9]+)-(?P<submission>[0-9]+)$")
+
+
+def receipt_number(campaign_id: int, submission_id: int) -> str:
+    """'BC-1-000042': báo cáo, campaign, submission. Unique, and short enough to read aloud."""
+    return f"BC-{campaign_id}-{submission_id:06d}"
+
+
+def parse_receipt_number(text: str) -> tuple[int, int] | None:
+    """(campaign id, submission id) of a receipt number, or None if it is not one."""
+    match = _NUMBER.match(text.strip().upper())
+    return (int(match["campaign"]), int(match["submission"])) if match else None
+
+
+@dataclass(frozen=True)
+class FigureLine:
+    key: str
+    label: str
+    value: str
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    number: str
+    campaign: Campaign
+    requirement: Requirement
+    unit: Unit
+    submit_to: Unit
+    submission: Submission
+    files: list[SubmissionFile]
+    figures: list[FigureLine]
+    due_at: datetime  # the assignment's deadline, extension included
+
+    @property
+    def on_time(self) -> bool:
+        return self.submission.received_at < self.due_at
+
+
+def load_receipt(
+    session: Session, submission_id: int, *, campaign_id: int, unit_id: int
+) -> Receipt | None:
+    """The receipt of one of this unit's submissions in this campaign; None for any other."""
+    row = unit_submission(session, submission_id, campaign_id=campaign_id, unit_id=unit_id)
+    if row is None:
+        return None
+    submission, assignment, requirement = row
+    campaign = session.get(Campaign, campaign_id)
+    unit, submit_to = session.get(Unit, unit_id), session.get(Unit, requirement.submit_to_unit_id)
+    assert campaign is not None and unit is not None and submit_to is not None  # foreign keys
+    return Receipt(
+        number=receipt_number(campaign_id, submission_id),
+        campaign=campaign,
+        requirement=requirement,
+        unit=unit,
+        submit_to=submit_to,
+        submission=submission,
+        files=files_of(session, [submission_id]).get(submission_id, []),
+        figures=_figures(session, campaign_id, submission_id),
+        due_at=effective_due(requirement.due_at, assignment.extended_due_at),
+    )
+
+
+def unit_submission(
+    session: Session, submission_id: int, *, campaign_id: int, unit_id: int
+) -> tuple[Submission, Assignment, Requirement] | None:
+    """A submission with its assignment and requirement, if it is this unit's in this
+    campaign: a guessed id of another unit's submission finds nothing."""
+    row = session.exec(
+        select(Submission, Assignment, Requirement)
+        .join(Assignment, col(Assignment.id) == Submission.assignment_id)
+        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+        .where(
+            Submission.id == submission_id,
+            Assignment.unit_id == unit_id,
+            Requirement.campaign_id == campaign_id,
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    submission: Submission
+    number: str
+    files: list[SubmissionFile]
+
+
+def history(
+    session: Session, campaign_id: int, assignment_ids: list[int]
+) -> dict[int, list[HistoryRow]]:
+    """Each assignment's submissions, newest first, with their receipt numbers and files."""
+    subs = session.exec(
+        select(Submission)
+        .where(col(Submission.assignment_id).in_(assignment_ids))
+        .order_by(col(Submission.version).desc())
+    ).all()
+    files = files_of(session, [s.id or 0 for s in subs])
+    grouped: dict[int, list[HistoryRow]] = {}
+    for s in subs:
+        row = HistoryRow(s, receipt_number(campaign_id, s.id or 0), files.get(s.id or 0, []))
+        grouped.setdefault(s.assignment_id, []).append(row)
+    return grouped
+
+
+def files_of(session: Session, submission_ids: list[int]) -> dict[int, list[SubmissionFile]]:
+    grouped: dict[int, list[SubmissionFile]] = {}
+    if not submission_ids:
+        return grouped
+    rows = session.exec(
+        select(SubmissionFile)
+        .where(col(SubmissionFile.submission_id).in_(submission_ids))
+        .order_by(col(SubmissionFile.id))
+    )
+    for f in rows:
+        grouped.setdefault(f.submission_id, []).append(f)
+    return grouped
+
+
+def _figures(session: Session, campaign_id: int, submission_id: int) -> list[FigureLine]:
+    rows = session.exec(
+        select(IndicatorValue, IndicatorDefinition)
+        .join(IndicatorDefinition, col(IndicatorDefinition.key) == IndicatorValue.key)
+        .where(
+            IndicatorValue.submission_id == submission_id,
+            IndicatorDefinition.campaign_id == campaign_id,
+        )
+        .order_by(col(IndicatorDefinition.position))
+    )
+    return [
+        FigureLine(d.key, d.label, figure_text(d.type, v.num_value, v.text_value), d.unit)
+        for v, d in rows
+    ]
+
+
+def figure_text(kind: str, number: Decimal | None, text: str | None) -> str:
+    if kind == "boolean" and number is not None:
+        return "Có" if number else "Không"
+    if number is not None:
+        return format_number(number.normalize())
+    return text or ""
+
+
+def moment_vi(moment: datetime, tz: ZoneInfo) -> str:
+    """'16:30 thứ Ba, ngày 24/11/2015'."""
+    local = moment.astimezone(tz)
+    return f"{local:%H:%M} {weekday_vi(local.date())}, ngày {format_date_vi(local.date())}"
+
+
+def receipt_email(receipt: Receipt, *, to: str, tz: ZoneInfo) -> Email:
+    return Email(
+        to=to,
+        subject=f"Xác nhận đã nhận báo cáo – số tiếp nhận {receipt.number}",
+        body=receipt_text(receipt, tz),
+    )
+
+
+def receipt_text(r: Receipt, tz: ZoneInfo) -> str:
+    timing = "nộp đúng hạn" if r.on_time else "nộp sau hạn"
+    lines = [
+        f"Kính gửi: {r.unit.name}",
+        "",
+        f"{r.submit_to.name} xác nhận đã nhận báo cáo của đơn vị:",
+        "",
+        f"- Số tiếp nhận: {r.number}",
+        f"- Báo cáo: {r.requirement.title}",
+        f"- Theo Kế hoạch số {r.campaign.doc_number}: {r.campaign.title}",
+        f"- Lần nộp: {r.submission.version}",
+        f"- Thời điểm nhận: {moment_vi(r.submission.received_at, tz)}",
+        f"- Hạn nộp: {format_deadline_vi(r.due_at, tz)} ({timing})",
+    ]
+    if r.files:
+        lines.append("- Tệp đính kèm:")
+        lines += [f"    + {f.name} ({_size_vi(f.size)})" for f in r.files]
+    if r.figures:
+        lines.append(f"- Số liệu: đã nhận {len(r.figures)} chỉ tiêu")
+    lines += [
+        "",
+        "Văn phòng sẽ xem xét báo cáo và thông báo nếu cần bổ sung. Khi cần điều chỉnh, đơn vị "
+        "nộp lại qua đường dẫn đã được cấp: mỗi lần nộp được lưu thành một phiên bản mới, các "
+        "phiên bản trước vẫn được giữ nguyên.",
+        "",
+        "Đây là thư gửi tự động, đề nghị không trả lời thư này.",
+        "",
+        "Trân trọng,",
+        r.submit_to.name,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _size_vi(size: int) -> str:
+    return f"{format_number(Decimal(max(1, (size + 1023) // 1024)))} KB"
