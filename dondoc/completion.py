@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from dondoc.rules.calendar import WorkingCalendar, WorkWeek
 from dondoc.rules.status import ReviewState, SubmissionFacts
-from dondoc.tracking import _submissions
+from dondoc.tracking import submissions_by_assignment
 from models import Assignment, Campaign, Requirement, RequirementCompletion, Unit
 
 EXEMPT = "exempt"
@@ -142,7 +142,7 @@ def load_requirements(
 ) -> list[RequirementFacts]:
     """The campaign's requirements with their assignments and the versions received by `now`
     (three queries, whatever the number of units)."""
-    versions = _submissions(session, campaign, now)
+    versions = submissions_by_assignment(session, campaign, now)
     assignments: dict[int, list[AssignmentFacts]] = defaultdict(list)
     for aid, rid, exempt in session.exec(
         select(Assignment.id, Assignment.requirement_id, Assignment.exempt)

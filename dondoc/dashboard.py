@@ -1,9 +1,8 @@
 """What the office dashboard reads: progress per requirement and the filtered, paginated table
 of units, with each assignment's status computed in SQL.
 
-The CASE expression in `status_table` mirrors dondoc.rules.status.assignment_status (a test
-holds the two together): at 10,000 units a page filters and counts in the database instead of
-loading every submission into Python."""
+Statuses come from dondoc.statusquery (SQL mirroring the pure rules): at 10,000 units a page
+filters and counts in the database instead of loading every submission into Python."""
 
 from __future__ import annotations
 
@@ -18,21 +17,18 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    Subquery,
-    and_,
     bindparam,
-    case,
     false,
     func,
     true,
 )
 from sqlalchemy import select as select_columns
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlmodel import Session, col, select
 
-from dondoc.rules.status import ReviewState, Status
-from models import Assignment, Campaign, Requirement, Submission, Unit
+from dondoc.rules.status import Status
+from dondoc.statusquery import TableRow, status_rows, status_table, to_row
+from models import Assignment, Campaign, Requirement, Unit
 from models.enums import Sector
 
 SECTOR_LABELS_VI: dict[str, str] = {
@@ -52,26 +48,6 @@ class UnitFilter:
     sector: str | None = None
     ward: str | None = None
     q: str | None = None
-
-
-@dataclass(frozen=True)
-class TableRow:
-    assignment_id: int
-    submission_id: int | None  # the latest version received as of `now`
-    unit_code: str
-    unit_name: str
-    requirement_code: str
-    requirement_label: str
-    sector: str | None
-    ward: str | None
-    status: Status
-    due_at: datetime
-    extended: bool
-    versions: int
-    last_version: int | None
-    last_received_at: datetime | None
-    last_channel: str | None
-    last_review_state: str | None
 
 
 @dataclass(frozen=True)
@@ -126,77 +102,6 @@ class CampaignOverview:
     @property
     def submitted(self) -> int:
         return self.counts.get(Status.ON_TIME, 0) + self.counts.get(Status.LATE, 0)
-
-
-def status_table(
-    now: datetime, campaign_id: int | None = None, *, only: Sequence[int] | None = None
-) -> Subquery:
-    """One row per assignment (of the campaign; of `only` when given): its effective
-    deadline, status as of `now` and latest version."""
-    scope = select(Assignment.id).join(
-        Requirement, col(Requirement.id) == Assignment.requirement_id
-    )
-    if campaign_id is not None:
-        scope = scope.where(Requirement.campaign_id == campaign_id)
-    if only is not None:
-        scope = scope.where(col(Assignment.id).in_(only))
-    received = (
-        select(
-            col(Submission.assignment_id).label("assignment_id"),
-            func.min(Submission.received_at).label("first_at"),
-            func.max(Submission.version).label("last_version"),
-            func.count().label("versions"),
-        )
-        .where(col(Submission.received_at) <= now, col(Submission.assignment_id).in_(scope))
-        .group_by(col(Submission.assignment_id))
-        .subquery("received")
-    )
-    latest = aliased(Submission, name="latest")
-    extended = col(Assignment.extended_due_at)
-    # effective_due: an extension never shortens the deadline.
-    due = case((extended > Requirement.due_at, extended), else_=col(Requirement.due_at))
-    status = case(
-        (col(Assignment.exempt).is_(True), Status.EXEMPT.value),
-        (
-            received.c.first_at.is_(None),
-            case((due > now, Status.PENDING.value), else_=Status.OVERDUE.value),
-        ),
-        (col(latest.review_state) == ReviewState.RETURNED.value, Status.RETURNED.value),
-        (received.c.first_at < due, Status.ON_TIME.value),
-        else_=Status.LATE.value,
-    )
-    # sqlalchemy's select: sqlmodel's typed overloads stop at four columns.
-    query = (
-        select_columns(
-            col(Assignment.id).label("assignment_id"),
-            col(Assignment.requirement_id).label("requirement_id"),
-            col(Assignment.unit_id).label("unit_id"),
-            col(Requirement.campaign_id).label("campaign_id"),
-            due.label("due_at"),
-            extended.is_not(None).label("extended"),
-            status.label("status"),
-            func.coalesce(received.c.versions, 0).label("versions"),
-            col(latest.id).label("submission_id"),
-            col(latest.version).label("last_version"),
-            col(latest.received_at).label("last_received_at"),
-            col(latest.channel).label("last_channel"),
-            col(latest.review_state).label("last_review_state"),
-        )
-        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
-        .outerjoin(received, received.c.assignment_id == Assignment.id)
-        .outerjoin(
-            latest,
-            and_(
-                col(latest.assignment_id) == Assignment.id,
-                col(latest.version) == received.c.last_version,
-            ),
-        )
-    )
-    if campaign_id is not None:
-        query = query.where(col(Requirement.campaign_id) == campaign_id)
-    if only is not None:
-        query = query.where(col(Assignment.id).in_(only))
-    return query.subquery("status_table")
 
 
 def progress(session: Session, campaign: Campaign, *, now: datetime) -> list[RequirementProgress]:
@@ -254,7 +159,7 @@ def unit_page(
     if filters.status is not None:
         query = _filtered(session, campaign, now, filters)
         rows, total, number = _paged(session, query, page, per_page)
-        return Page([_row(r) for r in rows], total, number, per_page)
+        return Page([to_row(r) for r in rows], total, number, per_page)
     chosen = (
         select_columns(col(Assignment.id))
         .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
@@ -266,7 +171,7 @@ def unit_page(
     ids, total, number = _paged(session, chosen, page, per_page)
     only = [r[0] for r in ids]
     shown = session.execute(_filtered(session, campaign, now, UnitFilter(), only=only))
-    return Page([_row(r) for r in shown], total, number, per_page)
+    return Page([to_row(r) for r in shown], total, number, per_page)
 
 
 def _paged(
@@ -288,7 +193,7 @@ def unit_rows(
 ) -> list[TableRow]:
     """Every row matching the filters (exports, checks), in table order."""
     query = _filtered(session, campaign, now, filters or UnitFilter())
-    return [_row(r) for r in session.execute(query)]
+    return [to_row(r) for r in session.execute(query)]
 
 
 def filter_options(session: Session, campaign: Campaign) -> FilterOptions:
@@ -341,22 +246,8 @@ def _filtered(
     *,
     only: Sequence[int] | None = None,
 ) -> Select[Any]:
-    table = status_table(now, campaign.id, only=only)
-    query = (
-        select_columns(
-            table,
-            col(Unit.code).label("unit_code"),
-            col(Unit.name).label("unit_name"),
-            col(Unit.sector).label("sector"),
-            col(Unit.ward).label("ward"),
-            col(Requirement.code).label("requirement_code"),
-            func.coalesce(Requirement.group_label, Requirement.code).label("requirement_label"),
-        )
-        .join(Unit, col(Unit.id) == table.c.unit_id)
-        .join(Requirement, col(Requirement.id) == table.c.requirement_id)
-        .where(*_unit_conditions(session, campaign, filters, table.c.unit_id))
-        .order_by(col(Requirement.position), col(Unit.code), table.c.assignment_id)
-    )
+    query, table = status_rows(now, campaign.id, only=only)
+    query = query.where(*_unit_conditions(session, campaign, filters, table.c.unit_id))
     if filters.status is not None:
         query = query.where(table.c.status == filters.status.value)
     return query
@@ -423,25 +314,3 @@ def _matching_units(session: Session, campaign: Campaign, q: str) -> tuple[list[
 @lru_cache(maxsize=65536)
 def _haystack(code: str, name: str, short_name: str | None) -> str:
     return fold(f"{code} {name} {short_name or ''}")
-
-
-def _row(row: Row[Any]) -> TableRow:
-    m = row._mapping
-    return TableRow(
-        assignment_id=m["assignment_id"],
-        submission_id=m["submission_id"],
-        unit_code=m["unit_code"],
-        unit_name=m["unit_name"],
-        requirement_code=m["requirement_code"],
-        requirement_label=m["requirement_label"],
-        sector=m["sector"],
-        ward=m["ward"],
-        status=Status(m["status"]),
-        due_at=m["due_at"],
-        extended=bool(m["extended"]),
-        versions=m["versions"],
-        last_version=m["last_version"],
-        last_received_at=m["last_received_at"],
-        last_channel=m["last_channel"],
-        last_review_state=m["last_review_state"],
-    )

@@ -18,8 +18,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from dondoc.dashboard import SECTOR_LABELS_VI, TableRow, UnitFilter, status_table, unit_rows
+from dondoc.dashboard import SECTOR_LABELS_VI, UnitFilter, unit_rows
 from dondoc.rules.status import REVIEW_LABELS_VI, STATUS_LABELS_VI, ReviewState
+from dondoc.statusquery import TableRow, status_table
 from models import Campaign, IndicatorDefinition, IndicatorValue, Requirement
 from models.enums import IndicatorType
 

@@ -1,19 +1,30 @@
-"""Each unit's status in a campaign at a given moment: two queries, then the pure rules."""
+"""Each unit's status in a campaign at a given moment (for the CLI and the tracking flow).
+
+The statuses come from one SQL query (dondoc.statusquery) that mirrors the pure rules in
+dondoc.rules.status; `submissions_by_assignment` gives the rules' own inputs to code that
+decides with them (completion)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col
 
-from dondoc.rules.status import Status, assignment_status, effective_due
-from models import Assignment, Campaign, Requirement, Submission, Unit
+from dondoc.rules.status import Status
+from dondoc.statusquery import TableRow, status_rows, status_table, to_row
+from models import Assignment, Campaign, Requirement, Submission
+
+StatusRow = TableRow
 
 
 @dataclass(frozen=True)
 class SubmissionInfo:
+    """What the status rules read of a submission (satisfies rules.status.SubmissionFacts)."""
+
     assignment_id: int
     version: int
     received_at: datetime
@@ -21,55 +32,42 @@ class SubmissionInfo:
     channel: str
 
 
-@dataclass(frozen=True)
-class StatusRow:
-    assignment_id: int
-    requirement_code: str
-    unit_code: str
-    unit_name: str
-    sector: str | None
-    ward: str | None
-    status: Status
-    due_at: datetime
-    extended: bool
-    versions: int
-    last: SubmissionInfo | None
-
-
 def campaign_status(
     session: Session, campaign: Campaign, *, now: datetime, requirement: str | None = None
 ) -> list[StatusRow]:
-    """Status of every assignment of the campaign as of `now` (later submissions ignored)."""
-    query = (
-        select(Assignment, Requirement.code, Requirement.due_at, Unit)
-        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
-        .join(Unit, col(Unit.id) == Assignment.unit_id)
-        .where(Requirement.campaign_id == campaign.id)
-        .order_by(col(Requirement.position), col(Unit.code))
-    )
+    """Status of every assignment of the campaign as of `now` (later submissions ignored),
+    ordered by requirement and unit code."""
+    query, _ = status_rows(now, campaign.id)
     if requirement:
-        query = query.where(Requirement.code == requirement)
-    submissions = _submissions(session, campaign, now)
-    return [
-        _row(a, code, due, unit, submissions.get(a.id or 0, []), now)
-        for a, code, due, unit in session.exec(query)
-    ]
+        query = query.where(col(Requirement.code) == requirement)
+    return [to_row(r) for r in session.execute(query)]
 
 
-def _submissions(
+def campaign_statuses(session: Session, campaign: Campaign, *, now: datetime) -> dict[int, Status]:
+    """Only each assignment's status: the lean recompute (no unit details, no datetimes)."""
+    table = status_table(now, campaign.id)
+    rows = session.execute(select_columns(table.c.assignment_id, table.c.status))
+    return {assignment_id: _STATUS[status] for assignment_id, status in rows}
+
+
+_STATUS = {s.value: s for s in Status}
+
+
+def submissions_by_assignment(
     session: Session, campaign: Campaign, now: datetime
 ) -> dict[int, list[SubmissionInfo]]:
-    rows = session.exec(
-        select(  # type: ignore[call-overload]  # five columns: past sqlmodel's typed overloads
-            Submission.assignment_id,
-            Submission.version,
-            Submission.received_at,
-            Submission.review_state,
-            Submission.channel,
+    """Every version received by `now`, per assignment, oldest first."""
+    rows = session.execute(
+        select_columns(
+            col(Submission.assignment_id),
+            col(Submission.version),
+            col(Submission.received_at),
+            col(Submission.review_state),
+            col(Submission.channel),
         )
         .join(Assignment, col(Assignment.id) == Submission.assignment_id)
         .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
-        .where(Requirement.campaign_id == campaign.id, col(Submission.received_at) <= now)
+        .where(col(Requirement.campaign_id) == campaign.id, col(Submission.received_at) <= now)
         .order_by(col(Submission.assignment_id), col(Submission.version))
     )
     grouped: dict[int, list[SubmissionInfo]] = defaultdict(list)
@@ -78,30 +76,5 @@ def _submissions(
     return grouped
 
 
-def _row(
-    a: Assignment,
-    code: str,
-    requirement_due: datetime,
-    unit: Unit,
-    subs: list[SubmissionInfo],
-    now: datetime,
-) -> StatusRow:
-    due = effective_due(requirement_due, a.extended_due_at)
-    status = assignment_status(due_at=due, exempt=a.exempt, submissions=subs, now=now)
-    return StatusRow(
-        assignment_id=a.id or 0,
-        requirement_code=code,
-        unit_code=unit.code,
-        unit_name=unit.name,
-        sector=unit.sector,
-        ward=unit.ward,
-        status=status,
-        due_at=due,
-        extended=a.extended_due_at is not None,
-        versions=len(subs),
-        last=subs[-1] if subs else None,
-    )
-
-
-def count_by_status(rows: list[StatusRow]) -> Counter[Status]:
+def count_by_status(rows: Sequence[StatusRow]) -> Counter[Status]:
     return Counter(r.status for r in rows)

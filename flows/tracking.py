@@ -211,7 +211,9 @@ def missing_and_late(rows: list[StatusRow], tz: ZoneInfo) -> list[dict[str, str]
             "Đơn vị": r.unit_name,
             "Tình trạng": STATUS_LABELS_VI[r.status],
             "Hạn nộp": format_deadline_vi(r.due_at, tz) + (" (gia hạn)" if r.extended else ""),
-            "Nộp lần cuối": f"{r.last.received_at.astimezone(tz):%H:%M %d/%m/%Y}" if r.last else "",
+            "Nộp lần cuối": (
+                f"{r.last_received_at.astimezone(tz):%H:%M %d/%m/%Y}" if r.last_received_at else ""
+            ),
         }
         for r in rows
         if r.status in MISSING_OR_LATE

@@ -102,7 +102,9 @@ def print_status(
     for r in shown:
         deadline = local_deadline(r.due_at, tz) + (" (extended)" if r.extended else "")
         last = (
-            f"{local(r.last.received_at, tz)} v{r.last.version} {r.last.channel}" if r.last else "-"
+            f"{local(r.last_received_at, tz)} v{r.last_version} {r.last_channel}"
+            if r.last_received_at
+            else "-"
         )
         style = STATUS_STYLE.get(r.status, "")
         table.add_row(
