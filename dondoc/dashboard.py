@@ -26,18 +26,11 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlmodel import Session, col, select
 
+from dondoc.labels import SECTOR_LABELS_VI
 from dondoc.rules.status import Status
 from dondoc.statusquery import TableRow, status_rows, status_table, to_row
 from models import Assignment, Campaign, Requirement, Unit
-from models.enums import Sector
 
-SECTOR_LABELS_VI: dict[str, str] = {
-    Sector.STATE: "Doanh nghiệp nhà nước",
-    Sector.NON_STATE: "Doanh nghiệp ngoài nhà nước",
-    Sector.FDI: "Doanh nghiệp có vốn đầu tư nước ngoài",
-    Sector.PUBLIC_SERVICE: "Đơn vị sự nghiệp công lập",
-    Sector.ADMINISTRATIVE: "Cơ quan hành chính",
-}
 PER_PAGE = 50
 
 

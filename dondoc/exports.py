@@ -18,7 +18,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from dondoc.dashboard import SECTOR_LABELS_VI, UnitFilter, unit_rows
+from dondoc.dashboard import UnitFilter, unit_rows
+from dondoc.labels import CHANNEL_LABELS_VI, SECTOR_LABELS_VI
 from dondoc.rules.status import REVIEW_LABELS_VI, STATUS_LABELS_VI, ReviewState
 from dondoc.statusquery import TableRow, status_table
 from models import Campaign, IndicatorDefinition, IndicatorValue, Requirement
@@ -26,13 +27,6 @@ from models.enums import IndicatorType
 
 Cell = str | int | Decimal | datetime | None
 
-CHANNEL_LABELS_VI = {
-    "portal": "Qua đường dẫn",
-    "office": "Giấy (văn phòng nhận)",
-    "email": "Thư điện tử",
-    "zalo": "Zalo",
-    "rollup": "Tổng hợp từ cấp dưới",
-}
 STATUS_HEADERS = [
     "STT",
     "Mã đơn vị",

@@ -9,19 +9,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
 
+from dondoc.labels import CHANNEL_LABELS_VI
 from dondoc.rules.deadlines import format_deadline_vi, weekday_vi
 from dondoc.rules.figures import format_number
 from dondoc.rules.status import REVIEW_LABELS_VI, STATUS_LABELS_VI, ReviewState, Status
 from dondoc.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-CHANNEL_LABELS_VI = {
-    "portal": "Qua đường dẫn",
-    "office": "Văn phòng nhận (giấy)",
-    "email": "Thư điện tử",
-    "zalo": "Zalo",
-    "rollup": "Tổng hợp từ cấp dưới",
-}
 
 
 def _tz() -> ZoneInfo:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from dondoc import dashboard
-from dondoc.dashboard import SECTOR_LABELS_VI, UnitFilter
+from dondoc.dashboard import UnitFilter
+from dondoc.labels import SECTOR_LABELS_VI
 from dondoc.rules.status import STATUS_LABELS_VI, Status
 from web.deps import DB, Now, User
 from web.office.common import campaign_or_404, render

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import FormData, UploadFile
 
 from dondoc.intake import record_submission
+from dondoc.labels import CHANNEL_LABELS_VI
 from dondoc.rules.deadlines import DeadlineError, parse_local_datetime
 from dondoc.rules.figures import Value, parse_figures
 from dondoc.settings import get_settings
@@ -30,7 +31,6 @@ from web.office.common import (
     unit_url,
 )
 from web.office.units import OFFICE_CHANNELS, unit_page_response
-from web.templating import CHANNEL_LABELS_VI
 
 router = APIRouter()
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from dondoc.dashboard import SECTOR_LABELS_VI
+from dondoc.labels import CHANNEL_LABELS_VI, SECTOR_LABELS_VI
 from dondoc.rules.deadlines import format_deadline_vi
 from dondoc.rules.status import STATUS_LABELS_VI
 from dondoc.settings import get_settings
@@ -22,7 +22,6 @@ from models.enums import Channel
 from web.deps import DB, Now, User
 from web.office.common import REVEAL, attachment, campaign_or_404, render, unit_or_404, unit_url
 from web.office.unit_view import unit_detail
-from web.templating import CHANNEL_LABELS_VI
 
 router = APIRouter()
 OFFICE_CHANNELS = (Channel.OFFICE, Channel.EMAIL, Channel.ZALO)
