@@ -35,6 +35,7 @@ from dondoc.receipts import parse_receipt_number, receipt_number
 from dondoc.rules.calendar import WorkingCalendar, WorkWeek
 from dondoc.rules.deadlines import VN_TZ
 from dondoc.settings import get_settings
+from dondoc.unitpage import time_left
 from dondoc.uploads import UploadError, check_file, limit_stream, safe_name
 from dondoc.xlsxform import build_form, cell_text, form_fields
 from models import (
@@ -52,7 +53,7 @@ from tests.support.files import SEED, copy_examples
 from tests.support.uploads import form_inputs
 from web.app import create_app
 from web.deps import get_now
-from web.intake import RateLimits, rate_limits, time_left
+from web.intake import RateLimits, rate_limits
 from web.security import RateLimiter
 
 CAMPAIGN = "q1-so-ket-2015"

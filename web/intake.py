@@ -13,26 +13,24 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from dondoc.intake import record_submission
 from dondoc.links import resolve
 from dondoc.office import consented_emails
-from dondoc.receipts import HistoryRow, history, load_receipt, receipt_email
-from dondoc.rules.calendar import WorkingCalendar, WorkWeek
+from dondoc.receipts import load_receipt, receipt_email
 from dondoc.rules.figures import Value, parse_figures
-from dondoc.rules.status import ReviewState, Status, assignment_status, effective_due
 from dondoc.settings import Settings, get_settings
 from dondoc.storage import StoredFile
+from dondoc.unitpage import Duty, duties
 from dondoc.uploads import (
     ACCEPT_ATTRIBUTE,
     CheckedFile,
@@ -43,19 +41,16 @@ from dondoc.uploads import (
     limit_stream,
     store_checked,
 )
-from dondoc.xlsxform import FormIdentity, build_form, form_fields, read_upload
+from dondoc.xlsxform import FormIdentity, build_form, read_upload
 from models import (
-    Assignment,
     Campaign,
-    Contact,
     IndicatorDefinition,
-    Requirement,
     Submission,
     SubmissionFile,
     Unit,
     UploadLink,
 )
-from models.enums import CampaignStatus, Channel
+from models.enums import Channel
 from notifications.email import Email, EmailError, mask, send_email
 from web.deps import DB, Now
 from web.security import RateLimiter, bound_csrf_token, check_bound_csrf
@@ -67,7 +62,6 @@ MAX_REPORT_FILES = 5
 MAX_FIELDS = 100
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_CONTACT_ROLES = ("office", "chair", "vice_chair", "secretary")
 _LIMITS_LOCK = threading.Lock()
 
 
@@ -117,97 +111,8 @@ def open_link(token: str, request: Request, session: DB) -> UnitLink:
 Link = Annotated[UnitLink, Depends(open_link)]
 
 
-# --- what the unit must submit ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Duty:
-    """One requirement as its unit sees it at `now`."""
-
-    requirement: Requirement
-    assignment: Assignment
-    submit_to: Unit
-    contact: Contact | None  # whom to ask once intake has closed
-    due_at: datetime
-    status: Status
-    time_left: str
-    overdue: bool
-    closed: bool
-    fields: list[IndicatorDefinition]
-    history: list[HistoryRow]  # newest first
-
-    @property
-    def open(self) -> bool:
-        return not self.closed and not self.assignment.exempt
-
-    @property
-    def returned(self) -> Submission | None:
-        latest = self.history[0].submission if self.history else None
-        return latest if latest and latest.review_state == ReviewState.RETURNED else None
-
-
-def time_left(due_at: datetime, now: datetime, calendar: WorkingCalendar, tz: ZoneInfo) -> str:
-    """Working days after today up to the last day on time (that day included)."""
-    if now >= due_at:
-        return "Quá hạn"
-    today = now.astimezone(tz).date()
-    last_day = (due_at.astimezone(tz) - timedelta(microseconds=1)).date()
-    if last_day == today:
-        return "Hôm nay là ngày cuối cùng của hạn nộp"
-    days = calendar.working_days_between(today, last_day)
-    return f"Còn {days} ngày làm việc" if days else "Không còn ngày làm việc nào trước hạn nộp"
-
-
-def duties(session: Session, ctx: UnitLink, now: datetime, code: str | None = None) -> list[Duty]:
-    query = (
-        select(Assignment, Requirement)
-        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
-        .where(Requirement.campaign_id == ctx.campaign.id, Assignment.unit_id == ctx.unit.id)
-        .order_by(col(Requirement.position), col(Requirement.id))
-    )
-    if code is not None:
-        query = query.where(Requirement.code == code)
-    pairs = session.exec(query).all()
-    past = history(session, ctx.campaign.id or 0, [a.id or 0 for a, _ in pairs])
-    return [_duty(session, ctx, a, r, past.get(a.id or 0, []), now) for a, r in pairs]
-
-
-def _duty(
-    session: Session,
-    ctx: UnitLink,
-    assignment: Assignment,
-    requirement: Requirement,
-    rows: list[HistoryRow],
-    now: datetime,
-) -> Duty:
-    due = effective_due(requirement.due_at, assignment.extended_due_at)
-    submit_to = session.get(Unit, requirement.submit_to_unit_id)
-    assert submit_to is not None  # foreign key
-    subs = [row.submission for row in rows]
-    calendar = WorkingCalendar(WorkWeek(ctx.unit.calendar))
-    return Duty(
-        requirement=requirement,
-        assignment=assignment,
-        submit_to=submit_to,
-        contact=_contact(session, submit_to.id or 0),
-        due_at=due,
-        status=assignment_status(due_at=due, exempt=assignment.exempt, submissions=subs, now=now),
-        time_left=time_left(due, now, calendar, get_settings().tz),
-        overdue=now >= due,
-        closed=ctx.campaign.status == CampaignStatus.CLOSED
-        or (requirement.hard_close_at is not None and now >= requirement.hard_close_at),
-        fields=form_fields(session, requirement, ctx.unit),
-        history=rows,
-    )
-
-
-def _contact(session: Session, unit_id: int) -> Contact | None:
-    contacts = {c.role: c for c in session.exec(select(Contact).where(Contact.unit_id == unit_id))}
-    return next((contacts[r] for r in _CONTACT_ROLES if r in contacts), None)
-
-
 def _one_duty(session: Session, ctx: UnitLink, code: str, now: datetime) -> Duty:
-    found = duties(session, ctx, now, code)
+    found = duties(session, ctx.campaign, ctx.unit, now, code)
     if not found:
         raise HTTPException(status_code=404)
     return found[0]
@@ -236,7 +141,7 @@ def _render(
     status_code: int = 200,
 ) -> Response:
     settings = get_settings()
-    found = duties(session, ctx, now)
+    found = duties(session, ctx.campaign, ctx.unit, now)
     forms = {d.requirement.code: FormState() for d in found}
     if form is not None:
         forms[form[0]] = form[1]
