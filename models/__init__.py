@@ -10,6 +10,7 @@ from models.campaigns import (
     Requirement,
     Target,
 )
+from models.outbox import Delivery, DeliveryAttempt, ZaloToken
 from models.submissions import Assignment, Extension, IndicatorValue, Submission, SubmissionFile
 from models.tracking import RequirementCompletion
 from models.units import Contact, Unit
@@ -20,6 +21,8 @@ __all__ = [
     "BasisDocument",
     "Campaign",
     "Contact",
+    "Delivery",
+    "DeliveryAttempt",
     "DistributionEntry",
     "Extension",
     "IndicatorDefinition",
@@ -32,4 +35,5 @@ __all__ = [
     "Target",
     "Unit",
     "UploadLink",
+    "ZaloToken",
 ]

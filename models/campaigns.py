@@ -131,6 +131,9 @@ class Requirement(SQLModel, table=True):
     hard_close_at: datetime | None = None
     review_required: bool = True
     reminder_policy: str | None = Field(default=None, max_length=64)
+    # The policy resolved when the plan was loaded (dondoc.rules.reminders.ReminderPolicy as
+    # JSON), so that a later change of the built-in default does not move planned steps.
+    reminder_spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     consolidation_cutoff_days: int | None = None
     report_up: bool = False
     indicator_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON))
