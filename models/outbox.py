@@ -19,7 +19,11 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-DELIVERY_STATES = ("pending", "claimed", "sent", "failed", "unknown", "skipped", "cancelled")
+# pending → claimed → sending → sent | pending (retry, deferred) | failed | skipped; a row left
+# in `sending` by a crash becomes `unknown` (the provider may have it): never sent again blindly.
+DELIVERY_STATES = (
+    "pending", "claimed", "sending", "sent", "failed", "unknown", "skipped", "cancelled",
+)  # fmt: skip
 OUTCOMES = ("sent", "transient", "deferred", "permanent", "needs_person", "unknown", "skipped")
 
 

@@ -11,11 +11,13 @@ import email.utils
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from urllib.parse import urlencode
 
 from dondoc.settings import Settings
+from models import Delivery
 
 
 class EmailError(Exception):
@@ -64,6 +66,28 @@ def _to_sink(message: Email, settings: Settings) -> Path:
     final = Path(name).with_name(Path(name).name.lstrip("."))
     Path(name).replace(final)
     return final
+
+
+class EmailChannel:
+    """The outbox's email channel: one message per row (one recipient)."""
+
+    name = "email"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+        from dondoc.outbox import Outcome
+        from notifications.base import ChannelError
+
+        message = Email(delivery.recipient, delivery.subject or "", delivery.body or "")
+        try:
+            return send_email(message, self.settings)
+        except EmailError as exc:
+            outcome = Outcome.PERMANENT if exc.permanent else Outcome.TRANSIENT
+            raise ChannelError(outcome, str(exc)) from exc
+        except OSError as exc:  # the SMTP server could not be reached: nothing was sent
+            raise ChannelError(Outcome.TRANSIENT, f"SMTP unreachable: {exc}") from exc
 
 
 def mask(address: str) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 21:41:31.906019
+Create Date: 2026-11-23 21:42:44.624236
 """
 from collections.abc import Sequence
 
@@ -54,7 +54,7 @@ def upgrade() -> None:
     sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.CheckConstraint("channel IN ('email', 'zalo', 'apprise')", name='ck_delivery_channel'),
-    sa.CheckConstraint("state IN ('pending', 'claimed', 'sent', 'failed', 'unknown', 'skipped', 'cancelled')", name='ck_delivery_state'),
+    sa.CheckConstraint("state IN ('pending', 'claimed', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'cancelled')", name='ck_delivery_state'),
     sa.ForeignKeyConstraint(['assignment_id'], ['assignment.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

@@ -1,0 +1,218 @@
+"""The outbox's state machine: enqueue once, claim, mark sending, record.
+
+Every transition is a conditional UPDATE in its own short transaction (claim, then act, then
+record), so that:
+- planning the same step twice inserts nothing (unique constraint, ON CONFLICT DO NOTHING);
+- two dispatchers never take the same row (PostgreSQL: FOR UPDATE SKIP LOCKED; both: the
+  UPDATE … WHERE state = 'pending' succeeds for one of them only);
+- a crash after the claim but before the send leaves a `claimed` row that `recover` puts back
+  to pending (nothing was sent: it will be, once);
+- a crash after `sending` was committed leaves a `sending` row that `recover` turns into
+  `unknown` for the office to check — the provider may have the message, so it is never sent
+  again blindly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from models import Delivery, DeliveryAttempt
+
+MAX_ATTEMPTS = 5
+# Transient failures wait longer each time: 1, 5, 15, 60 minutes…
+BACKOFF_MINUTES = (1, 5, 15, 60, 180)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"
+    DEFERRED = "deferred"
+    PERMANENT = "permanent"
+    NEEDS_PERSON = "needs_person"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    campaign_id: int
+    assignment_id: int | None
+    step_key: str
+    deadline_version: int
+    kind: str
+    channel: str
+    recipient: str
+    not_before: datetime
+    contact_role: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) -> int:
+    """Insert the rows that do not exist yet; return how many were new."""
+    if not items:
+        return 0
+    rows = [
+        {**asdict(item), "state": "pending", "attempts": 0, "created_at": now} for item in items
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Delivery).values(rows).on_conflict_do_nothing().returning(Delivery.id)
+    # RETURNING lists the rows really inserted (rowcount is -1 for multi-row inserts on psycopg).
+    return len(session.execute(statement).all())
+
+
+def claim(
+    engine: Engine, *, now: datetime, worker: str, limit: int, channel: str | None = None
+) -> list[int]:
+    """Take up to `limit` due rows for this worker; return their ids (committed)."""
+    with Session(engine) as session:
+        query = (
+            select(Delivery.id)
+            .where(Delivery.state == "pending", col(Delivery.not_before) <= now)
+            .order_by(col(Delivery.not_before), col(Delivery.id))
+            .limit(limit)
+        )
+        if channel is not None:
+            query = query.where(Delivery.channel == channel)
+        if engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        candidates = [i for i in session.exec(query).all() if i is not None]
+        won = [i for i in candidates if _move(session, i, "pending", "claimed", now, worker)]
+        session.commit()
+        return won
+
+
+def _move(
+    session: Session, delivery_id: int, old: str, new: str, now: datetime, worker: str
+) -> bool:
+    changed = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id, col(Delivery.state) == old)
+        .values(state=new, claimed_at=now, claimed_by=worker)
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def mark_sending(engine: Engine, delivery_id: int, *, now: datetime, worker: str) -> bool:
+    """The last step before the network: committed, so that a crash after it is `unknown`."""
+    with Session(engine) as session:
+        changed = session.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.id) == delivery_id,
+                col(Delivery.state) == "claimed",
+                col(Delivery.claimed_by) == worker,
+            )
+            .values(state="sending", attempts=Delivery.attempts + 1)
+        )
+        session.commit()
+        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    provider_id: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    retry_at: datetime | None = None  # for DEFERRED (and optionally TRANSIENT)
+    duration_ms: int | None = None
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=BACKOFF_MINUTES[min(attempts, len(BACKOFF_MINUTES)) - 1])
+
+
+def _next_state(result: Result, attempts: int, now: datetime) -> dict[str, Any]:
+    if result.outcome is Outcome.SENT:
+        return {"state": "sent", "sent_at": now, "provider_id": result.provider_id}
+    if result.outcome is Outcome.DEFERRED:
+        return {"state": "pending", "not_before": result.retry_at or now + backoff(attempts)}
+    if result.outcome is Outcome.TRANSIENT and attempts < MAX_ATTEMPTS:
+        return {"state": "pending", "not_before": result.retry_at or now + backoff(attempts)}
+    if result.outcome is Outcome.UNKNOWN:
+        return {"state": "unknown"}
+    if result.outcome is Outcome.SKIPPED:
+        return {"state": "skipped"}
+    return {"state": "failed"}  # permanent, needs a person, or out of attempts
+
+
+def record(
+    engine: Engine, delivery_id: int, result: Result, *, now: datetime, from_state: str = "sending"
+) -> str:
+    """Record one attempt and move the row on; return the new state."""
+    with Session(engine) as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None or row.state != from_state:
+            raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
+        values = _next_state(result, row.attempts, now) | {"last_error": result.error}
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.state) == from_state)
+            .values(**values)
+        )
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery_id,
+                at=now,
+                outcome=result.outcome.value,
+                provider_id=result.provider_id,
+                error_code=result.error_code,
+                error=result.error,
+                duration_ms=result.duration_ms,
+            )
+        )
+        session.commit()
+        return str(values["state"])
+
+
+def recover(engine: Engine, *, now: datetime, stale_after: timedelta) -> tuple[int, int]:
+    """After a crash: stale `claimed` rows go back to pending (nothing was sent); stale
+    `sending` rows become `unknown` (something may have been). Returns (requeued, unknown)."""
+    cutoff = now - stale_after
+    with Session(engine) as session:
+        requeued = session.execute(
+            update(Delivery)
+            .where(col(Delivery.state) == "claimed", col(Delivery.claimed_at) < cutoff)
+            .values(state="pending", claimed_by=None)
+        ).rowcount  # type: ignore[attr-defined]
+        lost = session.exec(
+            select(Delivery.id).where(
+                Delivery.state == "sending", col(Delivery.claimed_at) < cutoff
+            )
+        ).all()
+        for delivery_id in lost:
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery_id or 0,
+                    at=now,
+                    outcome=Outcome.UNKNOWN.value,
+                    error="the dispatcher stopped while sending; check before resending",
+                )
+            )
+        if lost:
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id).in_(lost), col(Delivery.state) == "sending")
+                .values(state="unknown")
+            )
+        session.commit()
+        return int(requeued or 0), len(lost)
+
+
+def counts(session: Session, campaign_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Delivery.state, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(col(Delivery.state))
+    ).all()
+    return dict(rows)

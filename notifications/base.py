@@ -1,0 +1,43 @@
+"""What every channel is: a name, a `send` that returns the provider's message id, and one
+error type saying how the outbox should treat a failure. Channels never retry on their own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from dondoc.outbox import Outcome
+from models import Delivery
+
+
+class ChannelError(Exception):
+    """A failed send. `outcome` tells the outbox what to do: TRANSIENT (retry with backoff),
+    DEFERRED (retry at `retry_at`), PERMANENT (give up; maybe fall back), NEEDS_PERSON (give
+    up and alert the office), UNKNOWN (the request may have arrived: never resend blindly)."""
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_at: datetime | None = None,
+        fallback_to_email: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.code = code
+        self.retry_at = retry_at
+        self.fallback_to_email = fallback_to_email
+
+    @property
+    def permanent(self) -> bool:
+        return self.outcome in (Outcome.PERMANENT, Outcome.NEEDS_PERSON)
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+        """Deliver one outbox row; return the provider's message id (if it gives one)."""
+        ...

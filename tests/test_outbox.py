@@ -1,0 +1,242 @@
+"""The outbox: once per step, exclusive claims, every outcome recorded, crashes recovered
+without a duplicate and without a loss. Email goes through a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from dondoc.dispatch import dispatch, send_one
+from dondoc.outbox import NewDelivery, Outcome, claim, enqueue, mark_sending, recover
+from dondoc.plans.loader import load_plan
+from dondoc.rules.deadlines import VN_TZ
+from dondoc.settings import get_settings
+from models import Assignment, Delivery, DeliveryAttempt
+from notifications.base import ChannelError
+from notifications.email import EmailChannel
+from tests.support.files import SEED, copy_examples
+from tests.support.smtp import smtp_server
+
+NOW = datetime(2015, 11, 17, 1, 0, tzinfo=UTC)  # Tue 17/11/2015 08:00 local
+
+
+@pytest.fixture
+def seeded(engine: Engine, tmp_path: Path) -> tuple[int, list[int]]:
+    with Session(engine) as session:
+        load_plan(session, copy_examples(tmp_path) / SEED, now=NOW, actor="test", tz=VN_TZ)
+        session.commit()
+        ids = session.exec(select(Assignment.id).order_by(col(Assignment.id))).all()
+    return 1, [i for i in ids if i is not None]
+
+
+def item(campaign: int, assignment: int | None, n: int = 0, **kw: object) -> NewDelivery:
+    base: dict[str, object] = {
+        "campaign_id": campaign, "assignment_id": assignment, "step_key": "before-3",
+        "deadline_version": 0, "kind": "before", "channel": "email",
+        "recipient": f"unit{n}@example.invalid", "not_before": NOW,
+        "subject": "Nhắc nộp báo cáo", "body": "Kính gửi …",
+    }  # fmt: skip
+    return NewDelivery(**(base | kw))  # type: ignore[arg-type]
+
+
+def put(engine: Engine, *items: NewDelivery) -> int:
+    with Session(engine) as session:
+        n = enqueue(session, items, now=NOW)
+        session.commit()
+        return n
+
+
+def states(engine: Engine) -> Counter[str]:
+    with Session(engine) as session:
+        return Counter(session.exec(select(Delivery.state)).all())
+
+
+class Recorder:
+    """The network edge: what a channel was asked to send, with failures to inject."""
+
+    name = "email"
+
+    def __init__(self, fail_with: list[ChannelError] | None = None) -> None:
+        self.sent: list[int] = []
+        self.fail_with = fail_with or []
+
+    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append(delivery.id or 0)
+        return f"msg-{delivery.id}"
+
+
+def test_planning_the_same_step_twice_inserts_one_row(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    assert put(engine, item(campaign, ids[0]), item(campaign, ids[1], 1)) == 2
+    assert put(engine, item(campaign, ids[0]), item(campaign, ids[1], 1)) == 0
+    # A new deadline version is a new step; so is another channel.
+    assert put(engine, item(campaign, ids[0], deadline_version=1)) == 1
+    assert put(engine, item(campaign, ids[0], channel="zalo", recipient="84900000101")) == 1
+    # Office messages (no assignment) are unique too, by their own index.
+    digest = item(campaign, None, 9, step_key="digest-2015-11-17", kind="digest")
+    assert (put(engine, digest), put(engine, digest)) == (1, 0)
+
+
+def test_two_dispatchers_never_claim_the_same_row(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, *[item(campaign, a, n) for n, a in enumerate(ids)])
+    claimed: dict[str, list[int]] = {}
+    start = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        start.wait()
+        claimed[name] = claim(engine, now=NOW, worker=name, limit=len(ids))
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(claimed["w0"]) & set(claimed["w1"])
+    # On SQLite the writers queue, so one may take everything; the union is all rows either way.
+    assert sorted(claimed["w0"] + claimed["w1"]) == sorted(d for d in range(1, len(ids) + 1))
+
+
+def test_email_goes_through_smtp_one_message_per_recipient(
+    engine: Engine, env: str, seeded: tuple[int, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign, ids = seeded
+    put(engine, *[item(campaign, a, n, subject=f"Nhắc nộp báo cáo số {n}") for n, a in
+                  enumerate(ids[:3])])  # fmt: skip
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
+        get_settings.cache_clear()
+        summary = dispatch(engine, {"email": EmailChannel(get_settings())}, now=NOW, worker="w")
+    assert summary == Counter({"sent": 3})
+    assert [rcpts for _, rcpts in inbox.envelopes] == [
+        [f"unit{n}@example.invalid"] for n in range(3)
+    ]
+    assert str(inbox.messages[0]["Subject"]) == "Nhắc nộp báo cáo số 0"
+    assert states(engine) == Counter({"sent": 3})
+
+
+def test_smtp_down_is_transient_and_retried_later(
+    engine: Engine, env: str, seeded: tuple[int, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    with smtp_server() as (_, port):
+        pass  # the port is free again: nothing listens there now
+    monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
+    get_settings.cache_clear()
+    summary = dispatch(engine, {"email": EmailChannel(get_settings())}, now=NOW, worker="w")
+    assert summary == Counter({"pending": 1})
+    with Session(engine) as session:
+        row = session.exec(select(Delivery)).one()
+        attempt = session.exec(select(DeliveryAttempt)).one()
+    assert row.not_before > NOW and row.attempts == 1 and attempt.outcome == "transient"
+    assert claim(engine, now=NOW, worker="w", limit=10) == []  # not before its backoff
+
+
+@pytest.mark.parametrize(
+    ("error", "state"),
+    [
+        (ChannelError(Outcome.PERMANENT, "bad address", code="-108"), "failed"),
+        (ChannelError(Outcome.NEEDS_PERSON, "OA suspended", code="-101"), "failed"),
+        (ChannelError(Outcome.UNKNOWN, "read timeout"), "unknown"),
+        (ChannelError(Outcome.DEFERRED, "night ban", retry_at=NOW + timedelta(hours=9)), "pending"),
+    ],
+)
+def test_each_outcome_moves_the_row_and_is_recorded(
+    engine: Engine, seeded: tuple[int, list[int]], error: ChannelError, state: str
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    summary = dispatch(engine, {"email": Recorder([error])}, now=NOW, worker="w")
+    assert summary == Counter({state: 1})
+    with Session(engine) as session:
+        row = session.exec(select(Delivery)).one()
+        attempt = session.exec(select(DeliveryAttempt)).one()
+    assert (attempt.outcome, attempt.error_code) == (error.outcome.value, error.code)
+    if error.retry_at:
+        assert row.not_before == error.retry_at
+
+
+def test_transient_failures_stop_after_the_last_attempt(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    channel = Recorder([ChannelError(Outcome.TRANSIENT, "timeout") for _ in range(9)])
+    moment = NOW
+    for _ in range(5):
+        dispatch(engine, {"email": channel}, now=moment, worker="w")
+        moment += timedelta(days=1)
+    assert states(engine) == Counter({"failed": 1})
+    assert channel.sent == []
+
+
+def test_a_row_that_no_longer_applies_is_skipped_at_send_time(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]), item(campaign, ids[1], 1))
+    channel = Recorder()
+    summary = dispatch(
+        engine, {"email": channel}, now=NOW, worker="w",
+        recheck=lambda _s, d, _n: "submitted" if d.assignment_id == ids[0] else None,
+    )  # fmt: skip
+    assert summary == Counter({"skipped": 1, "sent": 1})
+    assert len(channel.sent) == 1
+
+
+def test_a_crash_after_the_claim_is_sent_once_after_recovery(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    assert claim(engine, now=NOW, worker="dead", limit=10) == [1]  # …and the worker dies
+    channel = Recorder()
+    assert dispatch(engine, {"email": channel}, now=NOW, worker="w") == Counter()
+    assert recover(engine, now=NOW + timedelta(minutes=30), stale_after=timedelta(minutes=15)) == (
+        1, 0,
+    )  # fmt: skip
+    dispatch(engine, {"email": channel}, now=NOW + timedelta(minutes=30), worker="w")
+    assert channel.sent == [1]
+    assert states(engine) == Counter({"sent": 1})
+
+
+def test_a_crash_while_sending_is_flagged_never_resent(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    claim(engine, now=NOW, worker="dead", limit=10)
+    assert mark_sending(engine, 1, now=NOW, worker="dead")  # …sends, and dies before recording
+    later = NOW + timedelta(minutes=30)
+    assert recover(engine, now=later, stale_after=timedelta(minutes=15)) == (0, 1)
+    channel = Recorder()
+    dispatch(engine, {"email": channel}, now=later, worker="w")
+    assert channel.sent == []
+    assert states(engine) == Counter({"unknown": 1})
+    with Session(engine) as session:
+        assert session.exec(select(DeliveryAttempt.outcome)).all() == ["unknown"]
+
+
+def test_a_stolen_claim_is_not_sent_twice(engine: Engine, seeded: tuple[int, list[int]]) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    claim(engine, now=NOW, worker="slow", limit=10)
+    recover(engine, now=NOW + timedelta(hours=1), stale_after=timedelta(minutes=15))
+    fast = Recorder()
+    dispatch(engine, {"email": fast}, now=NOW + timedelta(hours=1), worker="fast")
+    slow = Recorder()
+    assert send_one(engine, 1, {"email": slow}, now=NOW, worker="slow") == "lost"
+    assert (fast.sent, slow.sent) == ([1], [])
