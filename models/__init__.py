@@ -10,7 +10,7 @@ from models.campaigns import (
     Requirement,
     Target,
 )
-from models.outbox import Delivery, DeliveryAttempt, ZaloToken
+from models.outbox import CalendarDay, Delivery, DeliveryAttempt, ZaloToken
 from models.submissions import Assignment, Extension, IndicatorValue, Submission, SubmissionFile
 from models.tracking import RequirementCompletion
 from models.units import Contact, Unit
@@ -19,6 +19,7 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "BasisDocument",
+    "CalendarDay",
     "Campaign",
     "Contact",
     "Delivery",

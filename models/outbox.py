@@ -3,7 +3,7 @@ recorded — never send-then-mark."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -133,3 +133,15 @@ class ZaloToken(SQLModel, table=True):
     version: int = 0
     updated_at: datetime
     needs_reauthorisation: bool = False
+
+
+class CalendarDay(SQLModel, table=True):
+    """An override of the working calendar: the government's yearly swap days (a Saturday
+    worked, a weekday off). It wins over the holidays package and the working week."""
+
+    __tablename__ = "calendar_day"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True)
+    working: bool
+    note: str = Field(default="", max_length=255)
