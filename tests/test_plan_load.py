@@ -219,6 +219,20 @@ BAD_PLANS: dict[str, Case] = {
         "indicators[3].formula",
         "so_cnvc",
     ),
+    "unknown reminder policy": (
+        SEED,
+        "    reminder_policy: default\n",
+        "    reminder_policy: nhanh\n",
+        "requirements[0].reminder_policy",
+        "no reminder policy 'nhanh'",
+    ),
+    "unquoted time in a reminder policy": (
+        SEED,
+        'window_end: "17:00"',
+        "window_end: 17:00",
+        "reminder_policies.default",
+        'window_end must be a time of day like "08:00" (quoted',
+    ),
     "hard close before the deadline": (
         SEED,
         "hard_close: 27/11/2015 17:00",
@@ -243,7 +257,11 @@ def test_a_bad_plan_is_refused_with_file_line_and_field(
     assert words in problems[0].message
     assert problems[0].file == str(files / name)
     # Most problems sit on the changed line; these two on the line of the field they concern.
-    elsewhere = {"cut-off": "due: từ nay đến hết ngày 20/11", "selects no unit": "    units:"}
+    elsewhere = {
+        "cut-off": "due: từ nay đến hết ngày 20/11",
+        "selects no unit": "    units:",
+        "window_end must be": "  default:",
+    }
     needle = next((v for k, v in elsewhere.items() if k in words), None)
     expected_line = line_containing(files / name, needle) if needle else line
     assert problems[0].line == expected_line

@@ -22,6 +22,7 @@ def check_plan_file(spec: PlanFile) -> list[Finding]:
         *_duplicates(spec),
         *_indicator_refs(spec),
         *_distribution_refs(spec),
+        *_policy_refs(spec),
         *_basis(spec),
         *_deadlines(spec),
     ]
@@ -59,6 +60,14 @@ def _indicator_refs(spec: PlanFile) -> Iterator[Finding]:
     for n, target in enumerate(spec.targets):
         if bad := _unknown(formula_keys(target.indicator), known):
             yield ("targets", n, "indicator"), f"unknown indicator(s): {', '.join(bad)}"
+
+
+def _policy_refs(spec: PlanFile) -> Iterator[Finding]:
+    known = {"default", *spec.reminder_policies}
+    for n, req in enumerate(spec.requirements):
+        if req.reminder_policy and req.reminder_policy not in known:
+            msg = f"no reminder policy {req.reminder_policy!r} (known: {', '.join(sorted(known))})"
+            yield ("requirements", n, "reminder_policy"), msg
 
 
 def _distribution_refs(spec: PlanFile) -> Iterator[Finding]:

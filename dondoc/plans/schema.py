@@ -5,9 +5,16 @@ loader.py."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from dondoc.plans.fields import (
     Code,
@@ -204,8 +211,19 @@ class TargetSpec(Spec):
     sectors: list[Sector] | None = None
 
 
+def _policy(value: Any) -> dict[str, Any]:
+    from dondoc.rules.reminders import ReminderPolicy
+
+    return ReminderPolicy.from_json(value).to_json()  # ValueError names the bad field
+
+
+PolicySpec = Annotated[dict[str, Any], BeforeValidator(_policy)]
+
+
 class PlanFile(Spec):
     format: Literal["dondoc/plan@1"]
+    # Named reminder policies (docs/plan-format.md); "default" is built in and may be redefined.
+    reminder_policies: dict[Code, PolicySpec] = Field(default_factory=dict)
     units_file: Text | None = None
     units: list[UnitSpec] = Field(default_factory=list)
     plan: PlanSpec

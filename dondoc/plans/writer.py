@@ -10,6 +10,7 @@ from sqlmodel import Session, SQLModel, col, delete, select
 
 from dondoc.plans.schema import IndicatorSpec, PlanFile, RequirementSpec
 from dondoc.plans.unitstore import units_by_code
+from dondoc.rules.reminders import DEFAULT_POLICY
 from models import (
     BasisDocument,
     Campaign,
@@ -173,6 +174,7 @@ def _sync_requirements(
         if code not in wanted:  # _check_removals made sure nothing was submitted under it
             session.delete(row)
     all_keys = [i.key for i in spec.indicators]
+    policies = {"default": DEFAULT_POLICY.to_json(), **spec.reminder_policies}
     for n, req in enumerate(spec.requirements):
         row = current.get(req.code) or Requirement(
             campaign_id=cid,
@@ -185,6 +187,7 @@ def _sync_requirements(
             due_at=req.due.ends_at(tz),
         )
         _copy_requirement(row, req, n, ids, all_keys, tz)
+        row.reminder_spec = policies[req.reminder_policy] if req.reminder_policy else None
         session.add(row)
 
 
