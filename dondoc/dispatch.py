@@ -53,8 +53,11 @@ def dispatch(
     """Send what is due; return how many rows ended in each state."""
     summary: Counter[str] = Counter()
     for delivery_id in claim(engine, now=now, worker=worker, limit=limit):
-        summary[send_one(engine, delivery_id, channels, now=now, worker=worker,
-                         recheck=recheck, pacer=pacer)] += 1  # fmt: skip
+        summary[
+            send_one(
+                engine, delivery_id, channels, now=now, worker=worker, recheck=recheck, pacer=pacer
+            )
+        ] += 1
     return summary
 
 
@@ -73,8 +76,13 @@ def send_one(
         assert row is not None  # we hold its claim
         reason = recheck(session, row, now) if recheck else None
     if reason:
-        return record(engine, delivery_id, Result(Outcome.SKIPPED, error=reason), now=now,
-                      from_state="claimed")  # fmt: skip
+        return record(
+            engine,
+            delivery_id,
+            Result(Outcome.SKIPPED, error=reason),
+            now=now,
+            from_state="claimed",
+        )
     channel = channels.get(row.channel)
     if channel is None:
         result = Result(Outcome.NEEDS_PERSON, error=f"channel {row.channel} is not configured")

@@ -12,7 +12,13 @@ from sqlmodel import Session, col, select
 
 from dondoc.receipts import HistoryRow, history
 from dondoc.rules.calendar import WorkingCalendar, WorkWeek
-from dondoc.rules.status import ReviewState, Status, assignment_status, effective_due
+from dondoc.rules.status import (
+    ReviewState,
+    Status,
+    assignment_status,
+    effective_due,
+    intake_closed,
+)
 from dondoc.settings import get_settings
 from dondoc.xlsxform import form_fields
 from models import Assignment, Campaign, Contact, IndicatorDefinition, Requirement, Submission, Unit
@@ -101,7 +107,7 @@ def _duty(
         time_left=time_left(due, now, calendar, get_settings().tz),
         overdue=now >= due,
         closed=campaign.status == CampaignStatus.CLOSED
-        or (requirement.hard_close_at is not None and now >= requirement.hard_close_at),
+        or intake_closed(requirement.hard_close_at, due, now),
         fields=form_fields(session, requirement, unit),
         history=rows,
     )

@@ -47,8 +47,16 @@ def test_status_shows_on_time_late_missing_pending_and_exempt(seeded: Path, caps
     ok(capsys, "submit", CAMPAIGN, "Q1-CD001", "--at", "24/11/2015 23:59")
     ok(capsys, "submit", CAMPAIGN, "Q1-CD002", "--at", "2015-11-25 00:00", "--channel", "zalo")
     ok(capsys, "submit", CAMPAIGN, "Q1-CD004", "--at", "2015-11-26 10:00")
-    ok(capsys, "extend", CAMPAIGN, "Q1-CD003", "--until", "đến hết ngày 27/11/2015",
-       "--reason", "Chủ tịch CĐCS ốm")  # fmt: skip
+    ok(
+        capsys,
+        "extend",
+        CAMPAIGN,
+        "Q1-CD003",
+        "--until",
+        "đến hết ngày 27/11/2015",
+        "--reason",
+        "Chủ tịch CĐCS ốm",
+    )
     ok(capsys, "exempt", CAMPAIGN, "Q1-CD047", "--reason", "Đang giải thể")
 
     result = ok(capsys, "status", CAMPAIGN, "--at", "2015-11-25 09:00")
@@ -75,8 +83,18 @@ def test_submit_stores_files_and_figures_as_new_versions(
 ) -> None:
     report = tmp_path / "bao-cao-cd005.pdf"
     report.write_bytes(b"%PDF-1.4 bao cao so ket")
-    first = ok(capsys, "submit", CAMPAIGN, "Q1-CD005", "--file", str(report),
-               "--value", "so_doan_vien=1.250", "--value", "xep_loai_2014=vm")  # fmt: skip
+    first = ok(
+        capsys,
+        "submit",
+        CAMPAIGN,
+        "Q1-CD005",
+        "--file",
+        str(report),
+        "--value",
+        "so_doan_vien=1.250",
+        "--value",
+        "xep_loai_2014=vm",
+    )
     second = ok(capsys, "submit", CAMPAIGN, "Q1-CD005", "--value", "so_doan_vien=1.260")
     assert "version 1" in first.out and "version 2" in second.out
     with Session(engine) as s:
@@ -98,8 +116,15 @@ ERRORS = {
     "bad --at": (["status", CAMPAIGN, "--at", "32/11/2015"], "error: "),
     "bad channel": (["submit", CAMPAIGN, "Q1-CD001", "--channel", "fax"], "channel must be"),
     "figure over its bound": (
-        ["submit", CAMPAIGN, "Q1-CD001", "--value", "so_doan_vien=10",
-         "--value", "so_doan_vien_nu=12"],
+        [
+            "submit",
+            CAMPAIGN,
+            "Q1-CD001",
+            "--value",
+            "so_doan_vien=10",
+            "--value",
+            "so_doan_vien_nu=12",
+        ],
         "so_doan_vien_nu: must not exceed so_doan_vien (10)",
     ),
     "figure not a number": (
@@ -107,17 +132,19 @@ ERRORS = {
         "so_doan_vien: expected a whole number",
     ),
     "missing file": (
-        ["submit", CAMPAIGN, "Q1-CD001", "--file", "/nonexistent.pdf"], "no such file",
+        ["submit", CAMPAIGN, "Q1-CD001", "--file", "/nonexistent.pdf"],
+        "no such file",
     ),
     "extension not later": (
         ["extend", CAMPAIGN, "Q1-CD001", "--until", "20/11/2015", "--reason", "x"],
         "must be later than the current one",
     ),
     "extension wording": (
-        ["extend", CAMPAIGN, "Q1-CD001", "--until", "sau tết", "--reason", "x"], "--until:",
+        ["extend", CAMPAIGN, "Q1-CD001", "--until", "sau tết", "--reason", "x"],
+        "--until:",
     ),
     "exemption without reason": (["exempt", CAMPAIGN, "Q1-CD001", "--reason", " "], "reason"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", ERRORS.values(), ids=ERRORS.keys())

@@ -100,11 +100,12 @@ COMPLETION = [
         False,
         (1, 2),
     ),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("req", "complete", "counts"), [c[1:] for c in COMPLETION],
-                         ids=[c[0] for c in COMPLETION])  # fmt: skip
+@pytest.mark.parametrize(
+    ("req", "complete", "counts"), [c[1:] for c in COMPLETION], ids=[c[0] for c in COMPLETION]
+)
 def test_completion(req: RequirementFacts, complete: bool, counts: tuple[int, int]) -> None:
     p = progress(req, now=NOW)
     assert p.complete is complete
@@ -122,8 +123,9 @@ COUNTED = [
 ]
 
 
-@pytest.mark.parametrize(("facts", "review", "expected"), [c[1:] for c in COUNTED],
-                         ids=[c[0] for c in COUNTED])  # fmt: skip
+@pytest.mark.parametrize(
+    ("facts", "review", "expected"), [c[1:] for c in COUNTED], ids=[c[0] for c in COUNTED]
+)
 def test_counted_version(facts: AssignmentFacts, review: bool, expected: str | None) -> None:
     assert counted_version(facts, review_required=review, now=NOW) == expected
 
@@ -148,14 +150,22 @@ CUTOFF_DAYS = [
     ("over a weekend", date(2015, 11, 20), 1, WorkWeek.MON_FRI, date(2015, 11, 23)),
     ("a Saturday-working office", date(2015, 11, 20), 1, WorkWeek.MON_SAT, date(2015, 11, 21)),
     ("Hùng Kings' day, 30/4 and 1/5", date(2015, 4, 27), 1, WorkWeek.MON_FRI, date(2015, 5, 4)),
-    ("Tết: the make-up Saturday, then the holiday week", date(2015, 2, 13), 2, WorkWeek.MON_FRI,
-     date(2015, 2, 24)),
+    (
+        "Tết: the make-up Saturday, then the holiday week",
+        date(2015, 2, 13),
+        2,
+        WorkWeek.MON_FRI,
+        date(2015, 2, 24),
+    ),
     ("zero days: the deadline day", date(2015, 11, 24), 0, WorkWeek.MON_FRI, date(2015, 11, 24)),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("due_day", "days", "week", "expected"), [c[1:] for c in CUTOFF_DAYS],
-                         ids=[c[0] for c in CUTOFF_DAYS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("due_day", "days", "week", "expected"),
+    [c[1:] for c in CUTOFF_DAYS],
+    ids=[c[0] for c in CUTOFF_DAYS],
+)
 def test_cutoff_day(due_day: date, days: int, week: WorkWeek, expected: date) -> None:
     assert cutoff_day(due_day, days, WorkingCalendar(week)) == expected
 

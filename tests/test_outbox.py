@@ -37,11 +37,17 @@ def seeded(engine: Engine, tmp_path: Path) -> tuple[int, list[int]]:
 
 def item(campaign: int, assignment: int | None, n: int = 0, **kw: object) -> NewDelivery:
     base: dict[str, object] = {
-        "campaign_id": campaign, "assignment_id": assignment, "step_key": "before-3",
-        "deadline_version": 0, "kind": "before", "channel": "email",
-        "recipient": f"unit{n}@example.invalid", "not_before": NOW,
-        "subject": "Nhắc nộp báo cáo", "body": "Kính gửi …",
-    }  # fmt: skip
+        "campaign_id": campaign,
+        "assignment_id": assignment,
+        "step_key": "before-3",
+        "deadline_version": 0,
+        "kind": "before",
+        "channel": "email",
+        "recipient": f"unit{n}@example.invalid",
+        "not_before": NOW,
+        "subject": "Nhắc nộp báo cáo",
+        "body": "Kính gửi …",
+    }
     return NewDelivery(**(base | kw))  # type: ignore[arg-type]
 
 
@@ -113,8 +119,10 @@ def test_email_goes_through_smtp_one_message_per_recipient(
     engine: Engine, env: str, seeded: tuple[int, list[int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     campaign, ids = seeded
-    put(engine, *[item(campaign, a, n, subject=f"Nhắc nộp báo cáo số {n}") for n, a in
-                  enumerate(ids[:3])])  # fmt: skip
+    put(
+        engine,
+        *[item(campaign, a, n, subject=f"Nhắc nộp báo cáo số {n}") for n, a in enumerate(ids[:3])],
+    )
     with smtp_server() as (inbox, port):
         monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
         get_settings.cache_clear()
@@ -190,9 +198,12 @@ def test_a_row_that_no_longer_applies_is_skipped_at_send_time(
     put(engine, item(campaign, ids[0]), item(campaign, ids[1], 1))
     channel = Recorder()
     summary = dispatch(
-        engine, {"email": channel}, now=NOW, worker="w",
+        engine,
+        {"email": channel},
+        now=NOW,
+        worker="w",
         recheck=lambda _s, d, _n: "submitted" if d.assignment_id == ids[0] else None,
-    )  # fmt: skip
+    )
     assert summary == Counter({"skipped": 1, "sent": 1})
     assert len(channel.sent) == 1
 
@@ -206,8 +217,9 @@ def test_a_crash_after_the_claim_is_sent_once_after_recovery(
     channel = Recorder()
     assert dispatch(engine, {"email": channel}, now=NOW, worker="w") == Counter()
     assert recover(engine, now=NOW + timedelta(minutes=30), stale_after=timedelta(minutes=15)) == (
-        1, 0,
-    )  # fmt: skip
+        1,
+        0,
+    )
     dispatch(engine, {"email": channel}, now=NOW + timedelta(minutes=30), worker="w")
     assert channel.sent == [1]
     assert states(engine) == Counter({"sent": 1})

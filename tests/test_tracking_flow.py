@@ -335,8 +335,17 @@ def test_the_unit_code_starts_the_file_name(name: str, expected: str | None) -> 
 
 
 def test_files_still_being_copied_or_partial_wait(tmp_path: Path) -> None:
-    for name in ["a.pdf", "b.pdf", "b.pdf.txt", "~$c.docx", ".d.pdf", "e.pdf.part", "f.pdf",
-                 "g.pdf", "g.pdf.json"]:  # fmt: skip
+    for name in [
+        "a.pdf",
+        "b.pdf",
+        "b.pdf.txt",
+        "~$c.docx",
+        ".d.pdf",
+        "e.pdf.part",
+        "f.pdf",
+        "g.pdf",
+        "g.pdf.json",
+    ]:
         drop(tmp_path, name)
     for still_copying in ["f.pdf", "g.pdf.json"]:
         os.utime(tmp_path / still_copying, (time.time() + 600, time.time() + 600))

@@ -709,9 +709,19 @@ def test_an_oversized_stream_is_not_read_past_the_limit() -> None:
 
 @pytest.mark.parametrize(
     ("cell", "text"),
-    [(None, ""), (1250, "1250"), (1250.0, "1250"), (12.5, "12,5"), (0.125, "0,125"),
-     (Decimal("7"), "7"), (True, "Có"), (False, "Không"), (" VM ", "VM"), ("1.250", "1.250")],
-)  # fmt: skip
+    [
+        (None, ""),
+        (1250, "1250"),
+        (1250.0, "1250"),
+        (12.5, "12,5"),
+        (0.125, "0,125"),
+        (Decimal("7"), "7"),
+        (True, "Có"),
+        (False, "Không"),
+        (" VM ", "VM"),
+        ("1.250", "1.250"),
+    ],
+)
 def test_xlsx_cells_read_as_a_unit_would_type_them(cell: object, text: str) -> None:
     assert cell_text(cell) == text
 

@@ -218,8 +218,13 @@ def test_the_campaign_page_counts_progress_per_requirement(client: TestClient) -
     assert departments == {"on_time": 1, "late": 1, "overdue": 5}
     cdcs = {s.value: count(page, "cdcs", s.value) for s in Status}
     assert cdcs == {
-        "pending": 1, "on_time": 2, "late": 1, "overdue": 50, "returned": 1, "exempt": 1,
-    }  # fmt: skip
+        "pending": 1,
+        "on_time": 2,
+        "late": 1,
+        "overdue": 50,
+        "returned": 1,
+        "exempt": 1,
+    }
     assert "Tình hình tính đến 09:00 thứ Tư, ngày 25/11/2015" in page.text
 
 
@@ -351,8 +356,10 @@ def test_the_office_records_a_paper_report_with_its_file_and_figures(
     assert "đã được ghi nhận" in again.text
     [version] = versions_of(session, "Q1-CD007")
     assert (version.channel, version.recorded_by, version.note) == (
-        Channel.OFFICE.value, "vanphong", "Bản giấy có dấu đỏ",
-    )  # fmt: skip
+        Channel.OFFICE.value,
+        "vanphong",
+        "Bản giấy có dấu đỏ",
+    )
     assert version.received_at == local("2015-11-24 16:30")
     stored = session.exec(
         select(SubmissionFile).where(SubmissionFile.submission_id == version.id)
@@ -363,15 +370,23 @@ def test_the_office_records_a_paper_report_with_its_file_and_figures(
         select(IndicatorValue).where(IndicatorValue.submission_id == version.id)
     ).all()
     assert {v.key: v.num_value if v.text_value is None else v.text_value for v in values} == {
-        "so_cnvcld": 1300, "so_doan_vien": 1250, "xep_loai_2014": "VM",
-    }  # fmt: skip
+        "so_cnvcld": 1300,
+        "so_doan_vien": 1250,
+        "xep_loai_2014": "VM",
+    }
 
 
 def test_a_report_by_zalo_without_a_file_is_recorded_late(
     client: TestClient, session: Session
 ) -> None:
-    page = act(client, "Q1-CD009", "record", requirement="cdcs", channel="zalo",
-               received_at="25/11/2015 08:15")  # fmt: skip
+    page = act(
+        client,
+        "Q1-CD009",
+        "record",
+        requirement="cdcs",
+        channel="zalo",
+        received_at="25/11/2015 08:15",
+    )
     assert current_status(page) == "late"
     assert [v.channel for v in versions_of(session, "Q1-CD009")] == ["zalo"]
 
@@ -418,15 +433,22 @@ def test_returning_a_version_emails_the_consenting_contacts_their_link(
     [version] = versions_of(session, "Q1-CD002")
     refused = act(client, "Q1-CD002", "review", submission_id=str(version.id), decision="return")
     assert "Cần ghi rõ nội dung đề nghị bổ sung." in refused.text
-    page = act(client, "Q1-CD002", "review", submission_id=str(version.id), decision="return",
-               reason="Bổ sung bảng số liệu phụ lục")  # fmt: skip
+    page = act(
+        client,
+        "Q1-CD002",
+        "review",
+        submission_id=str(version.id),
+        decision="return",
+        reason="Bổ sung bảng số liệu phụ lục",
+    )
     assert "Đã trả lại phiên bản 1 để bổ sung. Đã gửi thư báo cho 2 địa chỉ." in page.text
     assert current_status(page) == "returned"
     assert page.text.count('data-action="notice.sent"') == 2
     messages = mails()
     assert sorted(str(m["To"]) for m in messages) == [
-        "chutich.q1-cd002@example.invalid", "thuky.q1-cd002@example.invalid",
-    ]  # fmt: skip
+        "chutich.q1-cd002@example.invalid",
+        "thuky.q1-cd002@example.invalid",
+    ]
     body = messages[0].get_content()
     assert "Bổ sung bảng số liệu phụ lục" in body
     assert "Hạn nộp: 23:59 thứ Ba, ngày 24/11/2015." in body
@@ -445,8 +467,14 @@ def test_an_extension_shows_the_new_deadline_and_the_unit_is_pending_again(
     assert "Không đọc được hạn mới." in wrong.text
     early = act(client, "Q1-CD004", "extend", requirement="cdcs", until="20/11/2015", reason="x")
     assert "Hạn mới phải sau hạn hiện tại (23:59 thứ Ba, ngày 24/11/2015)." in early.text
-    page = act(client, "Q1-CD004", "extend", requirement="cdcs",
-               until="đến hết ngày 27/11/2015", reason="Chủ tịch đi công tác")  # fmt: skip
+    page = act(
+        client,
+        "Q1-CD004",
+        "extend",
+        requirement="cdcs",
+        until="đến hết ngày 27/11/2015",
+        reason="Chủ tịch đi công tác",
+    )
     assert "Đã gia hạn đến 23:59 thứ Sáu, ngày 27/11/2015." in page.text
     assert current_status(page) == "pending"
     assert "23:59 thứ Sáu, ngày 27/11/2015 (đã gia hạn)" in page.text
@@ -469,8 +497,9 @@ def test_reissuing_a_link_shows_the_new_one_once_and_revokes_the_old(
     client: TestClient, session: Session
 ) -> None:
     unit_id = assignment_of(session, "Q1-CD011").unit_id
-    old = token_for(session, campaign_id=1, unit_id=unit_id, secret=get_settings().secret(),
-                    by="test", now=NOW)  # fmt: skip
+    old = token_for(
+        session, campaign_id=1, unit_id=unit_id, secret=get_settings().secret(), by="test", now=NOW
+    )
     session.commit()
     page = act(client, "Q1-CD011", "link")
     shown = re.search(r'class="new-link"[^>]*>http://127\.0\.0\.1:8000/u/([\w-]+)<', page.text)
@@ -537,8 +566,13 @@ def test_the_csv_exports_open_in_excel_with_vietnamese_text(client: TestClient) 
 
 # --- The SQL status agrees with the rules ---------------------------------------------------
 
-INSTANTS = ["2015-11-19 12:00", "2015-11-24 23:59", "2015-11-25 09:00", "2015-11-26 12:00",
-            "2015-11-28 08:00"]  # fmt: skip
+INSTANTS = [
+    "2015-11-19 12:00",
+    "2015-11-24 23:59",
+    "2015-11-25 09:00",
+    "2015-11-26 12:00",
+    "2015-11-28 08:00",
+]
 
 
 def test_the_sql_statuses_agree_with_the_rules_on_a_mixed_campaign(

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlmodel import col, select
 
 from dondoc.cli import views
 from dondoc.db import get_engine, session_scope
@@ -241,3 +242,84 @@ def users_ensure_demo(
             session, username=username, var_dir=settings.var_dir, now=_now()
         )
     console.print(f"office login: {username} / {password}", highlight=False)
+
+
+remind_app = typer.Typer(help="Reminders by email and Zalo.", no_args_is_help=True)
+app.add_typer(remind_app, name="remind")
+
+
+@remind_app.command("preview")
+def remind_preview(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")], at: AtOption = None
+) -> None:
+    """Who would get what now (or --at), on which channel; who is skipped and why. Sends nothing."""
+    from dondoc.campaigns import get_campaign
+    from dondoc.reminding import plan_campaign
+    from notifications.registry import build_channels
+
+    settings, now = get_settings(), _now(at)
+    with session_scope() as session:
+        camp = get_campaign(session, campaign)
+        plan = plan_campaign(
+            session, camp, now=now, settings=settings, zalo="zalo" in build_channels(settings)
+        )
+        session.rollback()  # a preview writes nothing (not even a first upload link)
+    views.print_reminder_plan(console, plan, now=now, tz=settings.tz)
+
+
+@remind_app.command("send-now")
+def remind_send_now(
+    campaign: Annotated[str, typer.Argument(help="Campaign code.")], at: AtOption = None
+) -> None:
+    """Plan the due steps and send them now (each step still goes out once only)."""
+    from dondoc.campaigns import get_campaign
+    from dondoc.remindrun import dispatch_due, plan_and_enqueue
+
+    settings, now = get_settings(), _now(at)
+    with session_scope() as session:
+        campaign_id = get_campaign(session, campaign).id or 0
+    added, plan = plan_and_enqueue(get_engine(), campaign_id, now=now, settings=settings)
+    sent = dispatch_due(get_engine(), now=now, settings=settings, worker="cli")
+    console.print(
+        f"{added} message(s) planned, {len(plan.skipped)} unit(s) skipped; "
+        f"dispatched: {dict(sent) or 'nothing due'}"
+    )
+
+
+calendar_app = typer.Typer(
+    help="Swap days and extra days off (override the holidays).", no_args_is_help=True
+)
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("set")
+def calendar_set(
+    day: Annotated[str, typer.Argument(help="Date, e.g. 06/02/2016.")],
+    working: Annotated[bool, typer.Option("--working/--off", help="A working day, or a day off.")],
+    note: Annotated[str, typer.Option(help="Why (e.g. the government's decision).")] = "",
+) -> None:
+    """Make a day a working day (a worked Saturday) or a day off, for every unit."""
+    from dondoc.rules.deadlines import DeadlineError, parse_local_date
+    from models import CalendarDay
+
+    try:
+        date_ = parse_local_date(day)
+    except DeadlineError as exc:
+        raise DondocError(f"day: {exc}") from exc
+    with session_scope() as session:
+        row = session.exec(select(CalendarDay).where(CalendarDay.day == date_)).first()
+        row = row or CalendarDay(day=date_, working=working)
+        row.working, row.note = working, note
+        session.add(row)
+    console.print(f"{date_:%d/%m/%Y}: {'working day' if working else 'day off'}")
+
+
+@calendar_app.command("list")
+def calendar_list() -> None:
+    """The overrides in force."""
+    from models import CalendarDay
+
+    with session_scope() as session:
+        for row in session.exec(select(CalendarDay).order_by(col(CalendarDay.day))):
+            kind = "working day" if row.working else "day off"
+            console.print(f"{row.day:%d/%m/%Y}\t{kind}\t{row.note}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from dondoc.cli.queries import CampaignSummary
 from dondoc.plans.loader import LoadResult
+from dondoc.reminding import Plan
 from dondoc.rules.status import Status
 from dondoc.tracking import StatusRow, count_by_status
 from models import Campaign
@@ -116,3 +118,31 @@ def print_status(
             last,
         )
     console.print(table)
+
+
+def print_reminder_plan(console: Console, plan: Plan, *, now: datetime, tz: ZoneInfo) -> None:
+    console.print(f"as of {local(now, tz)} ({tz.key}): {len(plan.deliveries)} message(s)")
+    table = Table("unit", "step", "kind", "channel", "to", "send from")
+    for d in plan.deliveries:
+        table.add_row(
+            d.params.get("unit_code", "") or str(d.assignment_id),
+            d.step_key,
+            d.kind,
+            d.channel,
+            mask_address(d.recipient),
+            local(d.not_before, tz),
+        )
+    console.print(table)
+    reasons = Counter(s.reason for s in plan.skipped)
+    console.print("skipped: " + (", ".join(f"{n} {r}" for r, n in reasons.items()) or "none"))
+    for s in plan.skipped:
+        if s.reason == "no_contact":
+            console.print(f"  no usable contact: {s.unit_code} ({s.requirement_code})")
+
+
+def mask_address(address: str) -> str:
+    """Personal data: show enough to recognise, not the whole address or phone."""
+    if "@" in address:
+        local_part, _, domain = address.partition("@")
+        return f"{local_part[:2]}***@{domain}"
+    return f"{address[:5]}***{address[-3:]}"

@@ -85,3 +85,9 @@ def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"expected an aware datetime, got naive {moment.isoformat()}")
     return moment
+
+
+def intake_closed(hard_close_at: datetime | None, due_at: datetime, now: datetime) -> bool:
+    """Whether a unit can no longer submit. The hard close applies to everyone, except that a
+    unit granted an extension beyond it may submit until its own (effective) deadline."""
+    return hard_close_at is not None and now >= max(hard_close_at, due_at)

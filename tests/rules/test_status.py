@@ -15,6 +15,7 @@ from dondoc.rules.status import (
     SubmissionFacts,
     assignment_status,
     effective_due,
+    intake_closed,
     is_submitted,
 )
 
@@ -278,3 +279,23 @@ def test_every_status_and_review_state_has_a_vietnamese_label() -> None:
 def test_statuses_are_stored_as_their_values() -> None:
     assert str(Status.ON_TIME) == "on_time"
     assert Status("returned") is Status.RETURNED
+
+
+@pytest.mark.parametrize(
+    ("hard_close", "due", "now", "closed"),
+    [
+        (None, "2015-11-24T17:00", "2016-01-01T00:00", False),  # no hard close: late is fine
+        ("2015-11-27T10:00", "2015-11-24T17:00", "2015-11-27T09:59", False),
+        ("2015-11-27T10:00", "2015-11-24T17:00", "2015-11-27T10:00", True),
+        ("2015-11-27T10:00", "2015-12-04T17:00", "2015-12-01T01:00", False),  # extended past it
+        ("2015-11-27T10:00", "2015-12-04T17:00", "2015-12-04T17:00", True),
+    ],
+)
+def test_intake_closes_at_the_hard_close_unless_extended_beyond_it(
+    hard_close: str | None, due: str, now: str, closed: bool
+) -> None:
+    def utc(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    close_at = utc(hard_close) if hard_close else None
+    assert intake_closed(close_at, utc(due), utc(now)) is closed

@@ -101,9 +101,15 @@ def mixed_scenario(session: Session) -> None:
     campaign = get_campaign(session, CAMPAIGN)
     a3, r3 = get_assignment(session, campaign, get_unit(session, "Q1-CD003"))
     extend(
-        session, a3, r3, until=parse_deadline("đến hết ngày 27/11/2015"), reason="Chủ tịch ốm",
-        by="test", now=local("2015-11-23 10:00"), tz=VN_TZ,
-    )  # fmt: skip
+        session,
+        a3,
+        r3,
+        until=parse_deadline("đến hết ngày 27/11/2015"),
+        reason="Chủ tịch ốm",
+        by="test",
+        now=local("2015-11-23 10:00"),
+        tz=VN_TZ,
+    )
     submit(session, "Q1-CD004", "2015-11-26 10:00")
     returned = submit(session, "Q1-CD005", "2015-11-23 09:00", Channel.EMAIL)
     a5, _ = get_assignment(session, campaign, get_unit(session, "Q1-CD005"))

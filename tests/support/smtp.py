@@ -26,9 +26,18 @@ class Inbox:
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
+    @staticmethod
+    def text(message: EmailMessage) -> str:
+        """The plain-text body (Apprise sends text and HTML alternatives)."""
+        part = message.get_body(preferencelist=("plain",))
+        return str(part.get_content()) if part is not None else ""
+
     def to(self, address: str) -> list[EmailMessage]:
-        return [m for m, (_, rcpts) in zip(self.messages, self.envelopes, strict=True)
-                if address in rcpts]  # fmt: skip
+        return [
+            m
+            for m, (_, rcpts) in zip(self.messages, self.envelopes, strict=True)
+            if address in rcpts
+        ]
 
 
 @contextmanager

@@ -18,8 +18,15 @@ from models.enums import Channel
 from tests.support.files import CITY, SEED, copy_examples, replace_once
 
 CAMPAIGN = "q1-so-ket-2015"
-DEPARTMENTS = ["LDLD-Q1-BTC", "LDLD-Q1-BTG", "LDLD-Q1-CSPL", "LDLD-Q1-BNC", "LDLD-Q1-TCKT",
-               "LDLD-Q1-QHLD", "LDLD-Q1-UBKT"]  # fmt: skip
+DEPARTMENTS = [
+    "LDLD-Q1-BTC",
+    "LDLD-Q1-BTG",
+    "LDLD-Q1-CSPL",
+    "LDLD-Q1-BNC",
+    "LDLD-Q1-TCKT",
+    "LDLD-Q1-QHLD",
+    "LDLD-Q1-UBKT",
+]
 
 
 def local(text: str) -> datetime:

@@ -68,7 +68,7 @@ def review(
     outcome = office.notify_returned(
         session, campaign=campaign, requirement=requirement, assignment=assignment, unit=unit,
         submission=submission, settings=get_settings(), by=user.username, now=now,
-    )  # fmt: skip
+    )
     text = f"Đã trả lại phiên bản {submission.version} để bổ sung. " + _notice_text(outcome)
     return done(request, session, url, text, "error" if outcome.failed else "ok")
 

@@ -77,12 +77,12 @@ def record(
         return unit_page_response(
             request, session, campaign, unit, now, user,
             form={**kept, "values": entry.raw, "errors": errors}, status_code=400,
-        )  # fmt: skip
+        )
     submission = record_submission(
         session, assignment=assignment, received_at=entry.received_at, channel=entry.channel,
         files=stored, values=entry.values, recorded_by=user.username,
         note=_text(form, "note") or None, idempotency_key=key, now=now,
-    )  # fmt: skip
+    )
     text = (
         f"Đã ghi nhận báo cáo phiên bản {submission.version} — "
         f"{CHANNEL_LABELS_VI[entry.channel.value]}, {len(stored)} tệp, {len(entry.values)} số liệu."

@@ -1,0 +1,194 @@
+"""The seed campaign replayed with frozen clocks: the reminders the policy says, on the days it
+says, once each, through a real SMTP server; units that submit or get an extension between
+planning and sending are skipped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from dondoc.intake import record_submission
+from dondoc.office import extend
+from dondoc.outbox import enqueue
+from dondoc.plans.loader import load_plan
+from dondoc.reminding import plan_campaign
+from dondoc.remindrun import dispatch_due, plan_and_enqueue
+from dondoc.rules.deadlines import VN_TZ, parse_deadline, parse_local_datetime
+from dondoc.settings import get_settings
+from models import Assignment, Campaign, Delivery, Requirement, Unit
+from models.enums import Channel
+from tests.support.files import SEED, copy_examples
+from tests.support.smtp import Inbox, smtp_server
+
+pytest_plugins = ["tests.prefect_harness"]
+
+
+def at(text: str) -> datetime:
+    return parse_local_datetime(text, VN_TZ)
+
+
+@pytest.fixture
+def mail(env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
+        monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret")
+        get_settings.cache_clear()
+        yield inbox
+
+
+@pytest.fixture
+def campaign_id(engine: Engine, tmp_path: Path, mail: Inbox) -> int:
+    with Session(engine) as session:
+        load_plan(
+            session,
+            copy_examples(tmp_path) / SEED,
+            now=at("2015-11-05 09:00"),
+            actor="test",
+            tz=VN_TZ,
+        )
+        session.commit()
+        return session.exec(select(Campaign.id).where(Campaign.code == "q1-so-ket-2015")).one() or 0
+
+
+def tick(engine: Engine, campaign_id: int, when: str) -> Counter[str]:
+    now = at(when)
+    plan_and_enqueue(engine, campaign_id, now=now, settings=get_settings())
+    return dispatch_due(engine, now=now, settings=get_settings(), worker="test")
+
+
+def steps(engine: Engine, state: str = "sent") -> Counter[tuple[str, str]]:
+    """(requirement code, step key) of the deliveries in a state."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Requirement.code, Delivery.step_key)
+            .join(Assignment, col(Assignment.id) == Delivery.assignment_id)
+            .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+            .where(Delivery.state == state)
+        ).all()
+    return Counter(rows)
+
+
+def assignment(engine: Engine, unit: str) -> tuple[Assignment, Requirement]:
+    with Session(engine) as session:
+        row = session.exec(
+            select(Assignment, Requirement)
+            .join(Unit, col(Unit.id) == Assignment.unit_id)
+            .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+            .where(Unit.code == unit)
+        ).one()
+        return row[0], row[1]
+
+
+def test_the_seed_campaign_gets_the_reminders_the_policy_says(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    assert tick(engine, campaign_id, "2015-11-16 08:05") == Counter()  # nothing due yet
+    tick(engine, campaign_id, "2015-11-17 08:05")  # T−3 of Fri 20/11
+    after_t3 = steps(engine)
+    assert set(after_t3) == {("ban-chuyen-de", "before-3")}
+    sent_t3 = len(mail.messages)
+    assert sent_t3 == after_t3[("ban-chuyen-de", "before-3")] >= 7  # each department, ≥ 1 contact
+    assert tick(engine, campaign_id, "2015-11-17 10:00") == Counter()  # never twice
+    tick(engine, campaign_id, "2015-11-19 08:05")  # T−1 of 20/11 and T−3 of Tue 24/11
+    assert {k for k in steps(engine)} == {
+        ("ban-chuyen-de", "before-3"),
+        ("ban-chuyen-de", "before-1"),
+        ("cdcs", "before-3"),
+    }
+    tick(engine, campaign_id, "2015-11-20 08:05")  # the departments' deadline day
+    assert ("ban-chuyen-de", "due") in steps(engine)
+    tick(engine, campaign_id, "2015-11-21 08:05")  # Saturday: only Saturday-working units
+    saturday = {k for k in steps(engine)} - {
+        ("ban-chuyen-de", "before-3"),
+        ("ban-chuyen-de", "before-1"),
+        ("cdcs", "before-3"),
+        ("ban-chuyen-de", "due"),
+    }
+    assert saturday <= {("cdcs", "before-1")}
+    body = next(b for b in map(mail.text, mail.messages) if "24/11/2015" in b)
+    assert "23:59 thứ Ba, ngày 24/11/2015" in body and "/u/" in body
+
+
+def test_a_unit_that_submits_between_planning_and_sending_is_skipped(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    now = at("2015-11-19 08:05")
+    plan_and_enqueue(engine, campaign_id, now=now, settings=get_settings())
+    cd001, _ = assignment(engine, "Q1-CD001")
+    with Session(engine) as session:
+        record_submission(
+            session,
+            assignment=cd001,
+            received_at=at("2015-11-19 08:06"),
+            channel=Channel.OFFICE,
+            now=now,
+        )
+        session.commit()
+    dispatch_due(engine, now=at("2015-11-19 08:10"), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery).where(Delivery.assignment_id == cd001.id)).all()
+    assert rows and {r.state for r in rows} == {"skipped"}
+    assert not mail.to(rows[0].recipient)
+
+
+def test_an_extension_between_planning_and_sending_skips_the_old_step(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    now = at("2015-11-19 08:05")
+    plan_and_enqueue(engine, campaign_id, now=now, settings=get_settings())
+    cd002, req = assignment(engine, "Q1-CD002")
+    with Session(engine) as session:
+        row = session.get_one(Assignment, cd002.id)
+        extend(
+            session,
+            row,
+            req,
+            until=parse_deadline("đến hết ngày 04/12/2015"),
+            reason="Ốm",
+            by="test",
+            now=now,
+            tz=VN_TZ,
+        )
+        session.commit()
+    dispatch_due(engine, now=at("2015-11-19 08:10"), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        old = session.exec(select(Delivery).where(Delivery.assignment_id == cd002.id)).all()
+    assert {(r.deadline_version, r.state) for r in old} == {(0, "skipped")}
+    # The new deadline (Fri 04/12) has steps of its own: T−3 is Tue 01/12.
+    tick(engine, campaign_id, "2015-12-01 08:05")
+    with Session(engine) as session:
+        new = session.exec(
+            select(Delivery).where(
+                Delivery.assignment_id == cd002.id, Delivery.deadline_version == 1
+            )
+        ).all()
+    assert {(r.step_key, r.state) for r in new} == {("before-3", "sent")}
+
+
+def test_the_preview_plans_without_writing(engine: Engine, campaign_id: int) -> None:
+    with Session(engine) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        plan = plan_campaign(
+            session, campaign, now=at("2015-11-17 08:05"), settings=get_settings(), zalo=False
+        )
+        session.rollback()
+        assert enqueue(session, [], now=at("2015-11-17 08:05")) == 0
+        assert session.exec(select(Delivery)).all() == []
+    assert {d.step_key for d in plan.deliveries} == {"before-3"}
+    reasons = Counter(s.reason for s in plan.skipped)
+    assert reasons["not_due"] == 56  # the CĐCS: their T−3 is Thursday
+
+
+def test_the_flow_plans_and_sends_once(engine: Engine, campaign_id: int, mail: Inbox) -> None:
+    from flows.reminders import send_reminders
+
+    first = send_reminders(now=at("2015-11-17 08:05"))
+    second = send_reminders(now=at("2015-11-17 08:20"))
+    assert first.get("sent", 0) == len(mail.messages) > 0
+    assert second.get("sent", 0) == 0
