@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="dondoc@localhost", description="Sender address of the messages dondoc sends."
     )
+    zalo_config: Path | None = Field(
+        default=None,
+        description="JSON file describing the Zalo Official Account (app_id, approved templates "
+        "per message kind, optional base URLs); unset: no Zalo messages.",
+    )
+    zalo_secret_key: SecretStr | None = Field(
+        default=None, description="The Zalo app's secret key (token refresh)."
+    )
     max_upload_mb: int = Field(
         default=20, ge=1, le=500, description="Largest file a unit may upload, in MB."
     )
