@@ -323,3 +323,27 @@ def calendar_list() -> None:
         for row in session.exec(select(CalendarDay).order_by(col(CalendarDay.day))):
             kind = "working day" if row.working else "day off"
             console.print(f"{row.day:%d/%m/%Y}\t{kind}\t{row.note}", highlight=False)
+
+
+zalo_app = typer.Typer(help="The Zalo Official Account.", no_args_is_help=True)
+app.add_typer(zalo_app, name="zalo")
+
+
+@zalo_app.command("tokens")
+def zalo_tokens(
+    app_id: Annotated[str, typer.Option(help="The Zalo app id.")],
+    access: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Access token.")],
+    refresh: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Refresh token.")],
+    expires_in: Annotated[int, typer.Option(help="Seconds the access token has left.")] = 90000,
+) -> None:
+    """Store the token pair obtained when the OA authorised the app (after that, dondoc
+    refreshes it itself; the refresh token is single-use)."""
+    from datetime import timedelta
+
+    from dondoc.zalotokens import seed_tokens
+
+    now = _now()
+    with session_scope() as session:
+        seed_tokens(session, app_id=app_id, access=access, refresh=refresh,
+                    expires_at=now + timedelta(seconds=expires_in), now=now)  # fmt: skip
+    console.print(f"Zalo tokens stored for app {app_id}")
