@@ -192,3 +192,28 @@ def test_the_flow_plans_and_sends_once(engine: Engine, campaign_id: int, mail: I
     second = send_reminders(now=at("2015-11-17 08:20"))
     assert first.get("sent", 0) == len(mail.messages) > 0
     assert second.get("sent", 0) == 0
+
+
+def test_the_unit_page_shows_each_reminder_and_its_outcome(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from dondoc.accounts import create_user
+    from tests.support.office import PASSWORD, USERNAME, login
+    from web.app import create_app
+    from web.deps import get_now
+
+    tick(engine, campaign_id, "2015-11-17 08:05")
+    with Session(engine) as session:
+        create_user(session, username=USERNAME, display_name="Văn phòng", password=PASSWORD,
+                    now=at("2015-11-17 08:00"))  # fmt: skip
+        session.commit()
+    app = create_app()
+    app.dependency_overrides[get_now] = lambda: at("2015-11-17 09:00")
+    with TestClient(app) as client:
+        assert login(client).status_code == 303
+        page = client.get("/office/c/q1-so-ket-2015/u/LDLD-Q1-BTC").text
+    assert "Tin nhắn nhắc việc đã gửi" in page
+    assert "Nhắc trước hạn (before-3)" in page and "Đã gửi" in page
+    assert "@example.invalid" in page and "***" in page  # masked, not the full address

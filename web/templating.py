@@ -52,6 +52,29 @@ def vn_size(size: int) -> str:
     return f"{max(1, size // 1024)} KB"
 
 
+DELIVERY_STATES_VI = {
+    "pending": "Chờ gửi",
+    "claimed": "Đang xử lý",
+    "sending": "Đang gửi",
+    "sent": "Đã gửi",
+    "failed": "Không gửi được",
+    "unknown": "Chưa rõ kết quả — cần kiểm tra",
+    "skipped": "Không gửi (không còn cần)",
+    "cancelled": "Đã hủy",
+}
+STEP_LABELS_VI = {"before": "Nhắc trước hạn", "due_today": "Nhắc ngày hết hạn",
+                  "overdue": "Nhắc quá hạn", "escalation": "Báo Chủ tịch",
+                  "receipt": "Xác nhận đã nhận", "returned": "Đề nghị bổ sung"}  # fmt: skip
+
+
+def mask_recipient(address: str) -> str:
+    """Contacts are personal data: enough to recognise, not the whole address or number."""
+    if "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:2]}***@{domain}"
+    return f"{address[:5]}***{address[-3:]}"
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS_VI[Status(status)]
 
@@ -69,6 +92,9 @@ def make_templates() -> Jinja2Templates:
         vn_number=vn_number,
         vn_size=vn_size,
         status_label=status_label,
+        delivery_state=lambda s: DELIVERY_STATES_VI.get(s, s),
+        step_label=lambda k: STEP_LABELS_VI.get(k, k),
+        masked=mask_recipient,
         review_label=review_label,
         channel_label=lambda c: CHANNEL_LABELS_VI.get(c, c),
     )

@@ -19,6 +19,7 @@ from models import (
     AuditEvent,
     Campaign,
     Contact,
+    Delivery,
     Extension,
     IndicatorDefinition,
     IndicatorValue,
@@ -65,6 +66,7 @@ class UnitDetail:
     assignments: list[AssignmentView]
     events: list[AuditEvent]  # newest first
     link: UploadLink | None
+    deliveries: list[Delivery]  # reminders and notices to this unit, newest first
 
 
 def unit_detail(session: Session, campaign: Campaign, unit: Unit, *, now: datetime) -> UnitDetail:
@@ -105,6 +107,13 @@ def unit_detail(session: Session, campaign: Campaign, unit: Unit, *, now: dateti
         assignments=views,
         events=_events(session, campaign, unit, set(ids)),
         link=active_link(session, campaign.id or 0, unit.id or 0),
+        deliveries=list(
+            session.exec(
+                select(Delivery)
+                .where(col(Delivery.assignment_id).in_(ids))
+                .order_by(col(Delivery.not_before).desc(), col(Delivery.id).desc())
+            )
+        ),
     )
 
 

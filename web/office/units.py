@@ -81,6 +81,7 @@ def unit_page_response(
         "statuses": STATUS_LABELS_VI,
         "sectors": SECTOR_LABELS_VI,
         "channels": [(c.value, CHANNEL_LABELS_VI[c.value]) for c in OFFICE_CHANNELS],
+        "deliveries": detail.deliveries,
         "events": [
             (e, EVENT_LABELS.get(e.action, e.action), event_note(e, tz)) for e in detail.events
         ],
