@@ -31,6 +31,7 @@ typecheck:
 pytest:
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
+	bash scripts/ensure-libreoffice
 	$(BIN)/pytest
 
 clean:

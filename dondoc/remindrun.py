@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from dondoc.digest import plan_digest
 from dondoc.dispatch import Pacer, dispatch
 from dondoc.outbox import enqueue
 from dondoc.reminding import Plan, plan_campaign, recheck
@@ -28,7 +29,8 @@ def plan_and_enqueue(
     with Session(engine) as session:
         campaign = session.get_one(Campaign, campaign_id)
         plan = plan_campaign(session, campaign, now=now, settings=settings, zalo="zalo" in channels)
-        added = enqueue(session, plan.deliveries, now=now)
+        digest = plan_digest(session, campaign, now=now, settings=settings)
+        added = enqueue(session, plan.deliveries + digest, now=now)
         session.commit()
     return added, plan
 

@@ -217,3 +217,20 @@ def test_the_unit_page_shows_each_reminder_and_its_outcome(
     assert "Tin nhắn nhắc việc đã gửi" in page
     assert "Nhắc trước hạn (before-3)" in page and "Đã gửi" in page
     assert "@example.invalid" in page and "***" in page  # masked, not the full address
+
+
+def test_the_office_gets_one_digest_a_working_day_with_a_zalo_group_text(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    tick(engine, campaign_id, "2015-11-25 08:05")  # the day after the CĐCS deadline
+    tick(engine, campaign_id, "2015-11-25 11:00")
+    digests = [m for m in mail.messages if "Tin nhắn gửi nhóm Zalo" in mail.text(m)]
+    office = {r for m in digests for r in m["To"].addresses for r in [r.addr_spec]}
+    assert digests and len(digests) == len(office)  # once per office address
+    text = mail.text(digests[0])
+    assert "CĐCS Ủy ban nhân dân phường Bến Nghé" in text
+    assert text.index("phường Bến Nghé") < text.index("Tin nhắn gửi nhóm Zalo")
+    tick(engine, campaign_id, "2015-11-28 08:05")  # Saturday: the office does not work
+    assert len([m for m in mail.messages if "Tin nhắn gửi nhóm Zalo" in mail.text(m)]) == len(
+        digests
+    )

@@ -1,0 +1,106 @@
+"""The office's daily digest per campaign: missing and late units first, counts, what was sent,
+units with no usable contact, and a ready-to-paste text for the office's own Zalo group. It is
+one outbox row per office address and working day (step key "digest-YYYY-MM-DD")."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, time, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from dondoc.outbox import NewDelivery
+from dondoc.reminding import calendar_overrides, contacts_by_unit, targets
+from dondoc.rules.calendar import WorkingCalendar
+from dondoc.rules.reminders import DEFAULT_POLICY
+from dondoc.rules.status import Status
+from dondoc.settings import Settings
+from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
+from notifications.messages import (
+    KIND_LABELS_VI,
+    DigestInput,
+    DigestUnit,
+    Kind,
+    render_digest,
+    render_zalo_group_text,
+)
+
+DIGEST_AT = DEFAULT_POLICY.send_at  # the office reads it with the morning's reminders
+
+
+def digest_input(session: Session, campaign: Campaign, *, now: datetime, settings: Settings
+                 ) -> DigestInput:  # fmt: skip
+    found = targets(session, campaign, now)
+    contacts = contacts_by_unit(session, {t.unit.id or 0 for t in found})
+    reminded = _reminders(session, campaign)
+    lines: dict[str, Counter[Status]] = defaultdict(Counter)
+    units = []
+    for t in found:
+        lines[t.requirement.title][t.status] += 1
+        count, last = reminded.get(t.assignment_id, (0, None))
+        usable = any((c.consent_email and c.email) or (c.consent_zalo and c.zalo_phone)
+                     for c in contacts.get(t.unit.id or 0, []))  # fmt: skip
+        units.append(DigestUnit(t.unit.code, t.unit.name, t.status, t.due_at, last, count,
+                                not usable))  # fmt: skip
+    office = session.get(Unit, found[0].requirement.submit_to_unit_id) if found else None
+    return DigestInput(
+        campaign_title=campaign.title, plan_number=campaign.doc_number,
+        office_name=office.name if office else "", now=now, tz=settings.tz,
+        requirement_lines=[(title, dict(c)) for title, c in lines.items()],
+        units=units, sent_today=_sent_today(session, campaign, now, settings),
+    )  # fmt: skip
+
+
+def _reminders(session: Session, campaign: Campaign) -> dict[int, tuple[int, datetime | None]]:
+    rows = session.exec(
+        select(Delivery.assignment_id, func.count(), func.max(Delivery.sent_at))
+        .where(Delivery.campaign_id == campaign.id, Delivery.state == "sent",
+               col(Delivery.assignment_id).is_not(None))
+        .group_by(col(Delivery.assignment_id))
+    ).all()  # fmt: skip
+    return {a or 0: (n, last) for a, n, last in rows}
+
+
+def _sent_today(session: Session, campaign: Campaign, now: datetime, settings: Settings
+                ) -> list[tuple[str, str, str]]:  # fmt: skip
+    start = datetime.combine(now.astimezone(settings.tz).date(), time(0), settings.tz)
+    rows = session.exec(
+        select(Unit.name, Delivery.kind, Delivery.channel)
+        .join(Assignment, col(Assignment.id) == Delivery.assignment_id)
+        .join(Unit, col(Unit.id) == Assignment.unit_id)
+        .where(Delivery.campaign_id == campaign.id, Delivery.state == "sent",
+               col(Delivery.sent_at) >= start, col(Delivery.sent_at) < start + timedelta(days=1))
+        .order_by(col(Delivery.sent_at))
+    ).all()  # fmt: skip
+    return [(name, KIND_LABELS_VI.get(Kind(kind), kind), channel) for name, kind, channel in rows]
+
+
+def office_addresses(session: Session, campaign: Campaign) -> list[Contact]:
+    """Who reads the digest: the consenting contacts of the units that receive the reports
+    (the office, Văn phòng)."""
+    offices = select(Requirement.submit_to_unit_id).where(Requirement.campaign_id == campaign.id)
+    return list(session.exec(
+        select(Contact).where(col(Contact.unit_id).in_(offices),
+                              col(Contact.consent_email).is_(True), col(Contact.email).is_not(None))
+        .order_by(col(Contact.unit_id), col(Contact.role))
+    ))  # fmt: skip
+
+
+def plan_digest(session: Session, campaign: Campaign, *, now: datetime, settings: Settings,
+                calendar: WorkingCalendar | None = None) -> list[NewDelivery]:  # fmt: skip
+    """The day's digest to the office's consenting email addresses, once the morning send time
+    has passed on a working day of the office."""
+    calendar = calendar or WorkingCalendar(overrides=calendar_overrides(session))
+    local = now.astimezone(settings.tz)
+    if not calendar.is_working_day(local.date()) or local.time() < DIGEST_AT:
+        return []
+    data = digest_input(session, campaign, now=now, settings=settings)
+    rendered = render_digest(data)
+    group_text = render_zalo_group_text(data)
+    body = f"{rendered.body}\n\n--- Tin nhắn gửi nhóm Zalo (sao chép) ---\n\n{group_text}"
+    office = office_addresses(session, campaign)
+    key = f"digest-{local.date().isoformat()}"
+    return [NewDelivery(campaign_id=campaign.id or 0, assignment_id=None, step_key=key,
+                        deadline_version=0, kind="digest", channel="email", recipient=c.email or "",
+                        contact_role=c.role, subject=rendered.subject, body=body, not_before=now)
+            for c in office]  # fmt: skip
