@@ -66,8 +66,15 @@ def review(
         return done(request, session, url, f"Đã chấp nhận báo cáo phiên bản {submission.version}.")
     session.commit()  # the decision stands even if no message can be sent
     outcome = office.notify_returned(
-        session, campaign=campaign, requirement=requirement, assignment=assignment, unit=unit,
-        submission=submission, settings=get_settings(), by=user.username, now=now,
+        session,
+        campaign=campaign,
+        requirement=requirement,
+        assignment=assignment,
+        unit=unit,
+        submission=submission,
+        settings=get_settings(),
+        by=user.username,
+        now=now,
     )
     text = f"Đã trả lại phiên bản {submission.version} để bổ sung. " + _notice_text(outcome)
     return done(request, session, url, text, "error" if outcome.failed else "ok")

@@ -75,13 +75,26 @@ def record(
     if errors or entry.channel is None or entry.received_at is None:
         kept = {k: _text(form, k) for k in ("requirement", "channel", "received_at", "note")}
         return unit_page_response(
-            request, session, campaign, unit, now, user,
-            form={**kept, "values": entry.raw, "errors": errors}, status_code=400,
+            request,
+            session,
+            campaign,
+            unit,
+            now,
+            user,
+            form={**kept, "values": entry.raw, "errors": errors},
+            status_code=400,
         )
     submission = record_submission(
-        session, assignment=assignment, received_at=entry.received_at, channel=entry.channel,
-        files=stored, values=entry.values, recorded_by=user.username,
-        note=_text(form, "note") or None, idempotency_key=key, now=now,
+        session,
+        assignment=assignment,
+        received_at=entry.received_at,
+        channel=entry.channel,
+        files=stored,
+        values=entry.values,
+        recorded_by=user.username,
+        note=_text(form, "note") or None,
+        idempotency_key=key,
+        now=now,
     )
     text = (
         f"Đã ghi nhận báo cáo phiên bản {submission.version} — "
