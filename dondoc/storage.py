@@ -10,10 +10,12 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+TEMPORARY_PREFIX = ".upload-"
 
 
 class FileTooLargeError(ValueError):
@@ -32,7 +34,7 @@ def store(root: Path, name: str, stream: BinaryIO, *, max_bytes: int | None = No
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=root)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=root)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -59,6 +61,26 @@ def store(root: Path, name: str, stream: BinaryIO, *, max_bytes: int | None = No
 def store_path(root: Path, source: Path, *, max_bytes: int | None = None) -> StoredFile:
     with source.open("rb") as stream:
         return store(root, source.name, stream, max_bytes=max_bytes)
+
+
+def sweep_temporary(
+    root: Path, older_than: timedelta, *, now: datetime | None = None
+) -> list[Path]:
+    """Remove the temporary files a killed process left in `root` (its write never reached the
+    rename, so no row points at them); return what was removed.
+
+    Only files untouched for `older_than` go: a write in progress, in this process or another
+    one sharing the store, keeps its file's modification time fresh."""
+    cutoff = ((now or datetime.now(UTC)) - older_than).timestamp()
+    removed = []
+    for path in root.glob(TEMPORARY_PREFIX + "*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # another process swept it first
+            continue
+    return removed
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from dondoc.storage import CHUNK, FileTooLargeError, StoredFile, store, store_path
+from dondoc.storage import (
+    CHUNK,
+    FileTooLargeError,
+    StoredFile,
+    store,
+    store_path,
+    sweep_temporary,
+)
 
+NOW = datetime(2015, 11, 24, 9, 0, tzinfo=UTC)
 CONTENT = "Báo cáo sơ kết 10 năm thực hiện Chỉ thị 22-CT/TW\n".encode() * 100
 
 
@@ -95,3 +105,36 @@ def test_a_failure_after_a_good_file_leaves_the_good_file_alone(tmp_path: Path) 
         store(tmp_path, "qua-lon.pdf", io.BytesIO(CONTENT + b"x"), max_bytes=len(CONTENT))
     assert files_under(tmp_path) == [tmp_path / kept.storage_path]
     assert not list(tmp_path.glob(".upload-*"))
+
+
+def leftover(root: Path, name: str, age: timedelta) -> Path:
+    """A temporary file as a killed upload leaves it, last written `age` before NOW."""
+    path = root / name
+    path.write_bytes(CONTENT[:100])
+    stamp = (NOW - age).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_sweeping_removes_only_temporary_files_older_than_the_limit(tmp_path: Path) -> None:
+    kept = store(tmp_path, "tot.pdf", io.BytesIO(CONTENT))
+    old = leftover(tmp_path, ".upload-old", timedelta(hours=2))
+    fresh = leftover(tmp_path, ".upload-fresh", timedelta(minutes=5))
+    other = leftover(tmp_path, "upload-not-temporary", timedelta(days=3))
+
+    removed = sweep_temporary(tmp_path, timedelta(hours=1), now=NOW)
+
+    assert removed == [old]
+    assert files_under(tmp_path) == sorted([fresh, other, tmp_path / kept.storage_path])
+
+
+def test_sweeping_leaves_directories_alone(tmp_path: Path) -> None:
+    (tmp_path / ".upload-dir").mkdir()
+    stamp = (NOW - timedelta(days=1)).timestamp()
+    os.utime(tmp_path / ".upload-dir", (stamp, stamp))
+    assert sweep_temporary(tmp_path, timedelta(hours=1), now=NOW) == []
+    assert (tmp_path / ".upload-dir").is_dir()
+
+
+def test_sweeping_a_store_that_does_not_exist_yet_does_nothing(tmp_path: Path) -> None:
+    assert sweep_temporary(tmp_path / "files", timedelta(hours=1), now=NOW) == []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,12 +16,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dondoc.settings import get_settings
+from dondoc.storage import sweep_temporary
 from web import intake, office
 from web.deps import LoginRequiredError
 from web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_HOURS = 8
+# An upload still being written touches its temporary file far more often than this.
+STALE_UPLOAD = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 
 class SecurityHeaders:
@@ -46,9 +54,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start: remove the temporary files of uploads a killed server never finished."""
+    root = get_settings().effective_storage_dir
+    for path in sweep_temporary(root, STALE_UPLOAD):
+        log.warning("removed an unfinished upload's temporary file %s", path)
+    yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="dondoc", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="dondoc", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan
+    )
     app.state.templates = make_templates()
     app.add_middleware(
         SessionMiddleware,

@@ -26,12 +26,20 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+Now = Annotated[datetime, Depends(get_now)]
+# scope="function": the transaction commits before the response is sent, so a redirect's next
+# page always sees the change.
+DB = Annotated[Session, Depends(get_session, scope="function")]
+
+
 class LoginRequiredError(Exception):
     def __init__(self, next_url: str) -> None:
         self.next_url = next_url
 
 
-def current_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> OfficeUser:
+# The request's own session (DB), not a second one: two sessions hold two pooled connections
+# per request, and under load every request holds its first while waiting for its second.
+def current_user(request: Request, session: DB) -> OfficeUser:
     user_id = request.session.get(SESSION_USER)
     user = session.get(OfficeUser, user_id) if isinstance(user_id, int) else None
     if user is None or not user.active:
@@ -39,8 +47,4 @@ def current_user(request: Request, session: Annotated[Session, Depends(get_sessi
     return user
 
 
-Now = Annotated[datetime, Depends(get_now)]
-# scope="function": the transaction commits before the response is sent, so a redirect's next
-# page always sees the change.
-DB = Annotated[Session, Depends(get_session, scope="function")]
 User = Annotated[OfficeUser, Depends(current_user)]
