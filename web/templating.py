@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi.templating import Jinja2Templates
 
 from dondoc.labels import CHANNEL_LABELS_VI
+from dondoc.privacy import mask_contact
 from dondoc.rules.deadlines import format_deadline_vi, weekday_vi
 from dondoc.rules.figures import format_number
 from dondoc.rules.status import REVIEW_LABELS_VI, STATUS_LABELS_VI, ReviewState, Status
@@ -67,14 +68,6 @@ STEP_LABELS_VI = {"before": "Nhắc trước hạn", "due_today": "Nhắc ngày 
                   "receipt": "Xác nhận đã nhận", "returned": "Đề nghị bổ sung"}  # fmt: skip
 
 
-def mask_recipient(address: str) -> str:
-    """Contacts are personal data: enough to recognise, not the whole address or number."""
-    if "@" in address:
-        local, _, domain = address.partition("@")
-        return f"{local[:2]}***@{domain}"
-    return f"{address[:5]}***{address[-3:]}"
-
-
 def status_label(status: str) -> str:
     return STATUS_LABELS_VI[Status(status)]
 
@@ -94,7 +87,7 @@ def make_templates() -> Jinja2Templates:
         status_label=status_label,
         delivery_state=lambda s: DELIVERY_STATES_VI.get(s, s),
         step_label=lambda k: STEP_LABELS_VI.get(k, k),
-        masked=mask_recipient,
+        masked=mask_contact,
         review_label=review_label,
         channel_label=lambda c: CHANNEL_LABELS_VI.get(c, c),
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dondoc.cli.queries import CampaignSummary
 from dondoc.plans.loader import LoadResult
+from dondoc.privacy import mask_contact
 from dondoc.reminding import Plan
 from dondoc.rules.status import Status
 from dondoc.tracking import StatusRow, count_by_status
@@ -129,7 +130,7 @@ def print_reminder_plan(console: Console, plan: Plan, *, now: datetime, tz: Zone
             d.step_key,
             d.kind,
             d.channel,
-            mask_address(d.recipient),
+            mask_contact(d.recipient),
             local(d.not_before, tz),
         )
     console.print(table)
@@ -138,11 +139,3 @@ def print_reminder_plan(console: Console, plan: Plan, *, now: datetime, tz: Zone
     for s in plan.skipped:
         if s.reason == "no_contact":
             console.print(f"  no usable contact: {s.unit_code} ({s.requirement_code})")
-
-
-def mask_address(address: str) -> str:
-    """Personal data: show enough to recognise, not the whole address or phone."""
-    if "@" in address:
-        local_part, _, domain = address.partition("@")
-        return f"{local_part[:2]}***@{domain}"
-    return f"{address[:5]}***{address[-3:]}"
