@@ -88,12 +88,15 @@ def assignment(engine: Engine, unit: str) -> tuple[Assignment, Requirement]:
 def test_the_seed_campaign_gets_the_reminders_the_policy_says(
     engine: Engine, campaign_id: int, mail: Inbox
 ) -> None:
-    assert tick(engine, campaign_id, "2015-11-16 08:05") == Counter()  # nothing due yet
+    tick(engine, campaign_id, "2015-11-16 08:05")
+    assert steps(engine) == Counter()  # no unit is due a reminder yet (the office's digest is)
     tick(engine, campaign_id, "2015-11-17 08:05")  # T−3 of Fri 20/11
     after_t3 = steps(engine)
     assert set(after_t3) == {("ban-chuyen-de", "before-3")}
-    sent_t3 = len(mail.messages)
-    assert sent_t3 == after_t3[("ban-chuyen-de", "before-3")] >= 7  # each department, ≥ 1 contact
+    assert after_t3[("ban-chuyen-de", "before-3")] >= 7  # each department, ≥ 1 contact
+    with Session(engine) as session:  # what the SMTP server got is what the outbox sent
+        assert len(mail.messages) == len(session.exec(select(Delivery.id).where(
+            Delivery.state == "sent")).all())  # fmt: skip
     assert tick(engine, campaign_id, "2015-11-17 10:00") == Counter()  # never twice
     tick(engine, campaign_id, "2015-11-19 08:05")  # T−1 of 20/11 and T−3 of Tue 24/11
     assert {k for k in steps(engine)} == {
@@ -111,7 +114,7 @@ def test_the_seed_campaign_gets_the_reminders_the_policy_says(
         ("ban-chuyen-de", "due"),
     }
     assert saturday <= {("cdcs", "before-1")}
-    body = next(b for b in map(mail.text, mail.messages) if "24/11/2015" in b)
+    body = next(b for b in map(mail.text, mail.messages) if "24/11/2015" in b and "/u/" in b)
     assert "23:59 thứ Ba, ngày 24/11/2015" in body and "/u/" in body
 
 
