@@ -117,7 +117,10 @@ def review(
         raise ActionError(f"version {submission.version} was already reviewed")
     session.refresh(submission)
     action = "submission.accepted" if accept else "submission.returned"
-    _audit(session, assignment, action, by, now, {"version": submission.version})
+    details: dict[str, str | int] = {"version": submission.version}
+    if reason:
+        details["reason"] = reason  # the office's history says why, not only which version
+    _audit(session, assignment, action, by, now, details)
     session.flush()
 
 

@@ -444,6 +444,7 @@ def test_returning_a_version_emails_the_consenting_contacts_their_link(
     assert "Đã trả lại phiên bản 1 để bổ sung. Đã gửi thư báo cho 2 địa chỉ." in page.text
     assert current_status(page) == "returned"
     assert page.text.count('data-action="notice.sent"') == 2
+    assert "lý do: Bổ sung bảng số liệu phụ lục" in page.text  # the history keeps the reason
     messages = mails()
     assert sorted(str(m["To"]) for m in messages) == [
         "chutich.q1-cd002@example.invalid",
