@@ -23,7 +23,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it
+# is open, and a later test calling asyncio.run() would fail ("cannot be called from a
+# running event loop"); closing it with the module ends that loop.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         reason = f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)"
