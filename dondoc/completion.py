@@ -10,7 +10,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -113,25 +113,20 @@ def cutoff_at(req: RequirementFacts, tz: ZoneInfo) -> datetime | None:
     return max(datetime.combine(day, time(0), tzinfo=tz), req.due_at)
 
 
-def cutoff_key(moment: datetime) -> str:
-    """The cut-off is a moment, not a state: its key names that moment, so the unique
-    constraint lets it be claimed once however the submissions move around it."""
-    return hashlib.sha256(f"cutoff:{moment.astimezone(UTC).isoformat()}".encode()).hexdigest()
-
-
 def claim_due(
     req: RequirementFacts, p: Progress, *, now: datetime, tz: ZoneInfo, claimed: Collection[str]
 ) -> Claim | None:
-    """A complete state not claimed yet; or, from the cut-off on, the cut-off itself when the
-    requirement was never claimed at all (a requirement consolidated once is not cut off)."""
-    if p.complete and p.state_key in claimed:
+    """A state not claimed yet that is to be consolidated: a complete one at any time; from the
+    cut-off on, any one, so that a late submission, a correction or an acceptance after the
+    cut-off makes a new version of the consolidation."""
+    if p.state_key in claimed:
         return None
     if p.complete:
         return Claim(req.requirement_id, req.code, p.state_key, COMPLETE)
     cut = cutoff_at(req, tz)
-    if cut is None or now < cut or claimed:
+    if cut is None or now < cut:
         return None
-    return Claim(req.requirement_id, req.code, cutoff_key(cut), CUTOFF)
+    return Claim(req.requirement_id, req.code, p.state_key, CUTOFF)
 
 
 # --- database -------------------------------------------------------------------------------

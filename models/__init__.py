@@ -10,6 +10,7 @@ from models.campaigns import (
     Requirement,
     Target,
 )
+from models.consolidation import Consolidation, ConsolidationFile
 from models.outbox import CalendarDay, Delivery, DeliveryAttempt, ZaloToken
 from models.submissions import Assignment, Extension, IndicatorValue, Submission, SubmissionFile
 from models.tracking import RequirementCompletion
@@ -21,6 +22,8 @@ __all__ = [
     "BasisDocument",
     "CalendarDay",
     "Campaign",
+    "Consolidation",
+    "ConsolidationFile",
     "Contact",
     "Delivery",
     "DeliveryAttempt",

@@ -18,7 +18,6 @@ from dondoc.completion import (
     counted_version,
     cutoff_at,
     cutoff_day,
-    cutoff_key,
     progress,
     state_key,
 )
@@ -191,16 +190,20 @@ def test_a_complete_state_is_claimed_once() -> None:
     assert _claim(corrected, NOW, {claim.state_key}) is not None  # a new state
 
 
-def test_an_incomplete_requirement_is_cut_off_once_at_the_cutoff() -> None:
+def test_an_incomplete_requirement_is_claimed_at_the_cutoff_then_at_each_new_state() -> None:
     req = requirement(unit(1, ACCEPTED), unit(2))
     cut = datetime(2015, 11, 26, 0, 0, tzinfo=VN_TZ)
     assert _claim(req, cut - timedelta(microseconds=1)) is None
     claim = _claim(req, cut)
-    assert claim == Claim(1, "cdcs", cutoff_key(cut), CUTOFF)
-    assert _claim(req, cut + timedelta(days=3)) == claim  # same key: the constraint says once
-    assert _claim(req, cut, {claim.state_key}) is None
-    assert _claim(req, cut, {"a complete state claimed earlier"}) is None
-    late = requirement(unit(1, ACCEPTED), unit(2, ACCEPTED, at=cut + timedelta(days=1)))
-    after = _claim(late, cut + timedelta(days=2), {claim.state_key})
+    assert claim == Claim(1, "cdcs", progress(req, now=cut).state_key, CUTOFF)
+    assert _claim(req, cut + timedelta(days=3), {claim.state_key}) is None  # same state: once
+    late = requirement(unit(1, ACCEPTED), unit(2, RECEIVED, at=cut + timedelta(days=1)))
+    waiting = _claim(late, cut + timedelta(days=2), {claim.state_key})
+    assert waiting is None  # received, not accepted yet: the same counted state
+    corrected = requirement(unit(1, ACCEPTED, ACCEPTED), unit(2))
+    after_cut = _claim(corrected, cut + timedelta(days=2), {claim.state_key})
+    assert after_cut is not None and after_cut.reason == CUTOFF  # a new version after the cut-off
+    done = requirement(unit(1, ACCEPTED), unit(2, ACCEPTED, at=cut + timedelta(days=1)))
+    after = _claim(done, cut + timedelta(days=2), {claim.state_key})
     assert after is not None and after.reason == COMPLETE  # completing later is a new claim
     assert _claim(requirement(unit(1), cutoff_days=None), cut + timedelta(days=30)) is None

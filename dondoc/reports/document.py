@@ -18,6 +18,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.shared import Length, Mm, Pt, RGBColor
 
 from dondoc.reports.docxkit import (
+    add_paragraph,
     borderless,
     line,
     page_number,
@@ -58,7 +59,7 @@ def build_document(report: ReportInput) -> bytes:
             _targets(document, report)
     placed = report.targets_section in [heading for heading, _ in report.sections]
     if report.aggregate.targets and not placed:
-        document.add_paragraph("KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", style="Heading 1")
+        add_paragraph(document, "KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU", "Heading 1")
         _targets(document, report)
     _signature(document, report)
     _annex(document, report)
@@ -137,18 +138,18 @@ def _title(document: Document, report: ReportInput) -> None:
 def _section(
     document: Document, heading: str, contributions: Sequence[Contribution], *, targets: bool
 ) -> None:
-    document.add_paragraph(heading, style=f"Heading {_level(heading)}")
+    add_paragraph(document, heading, f"Heading {_level(heading)}")
     if not contributions and not targets:
-        empty = document.add_paragraph(style=BODY).add_run("(Chưa có đơn vị nào viết mục này.)")
+        empty = add_paragraph(document, "", BODY).add_run("(Chưa có đơn vị nào viết mục này.)")
         empty.italic = True
     for unit_name, text in contributions:
-        who = document.add_paragraph(style=BODY)
+        who = add_paragraph(document, "", BODY)
         name = who.add_run(f"{unit_name}:")
         name.bold = name.italic = True
         who.paragraph_format.keep_with_next = True
         for paragraph in (p.strip() for p in text.splitlines()):
             if paragraph:
-                document.add_paragraph(paragraph, style=BODY)
+                add_paragraph(document, paragraph, BODY)
 
 
 def _level(heading: str) -> int:
@@ -162,7 +163,7 @@ def _level(heading: str) -> int:
 def _targets(document: Document, report: ReportInput) -> None:
     targets = report.aggregate.targets
     if not targets:
-        document.add_paragraph("(Kế hoạch không đặt chỉ tiêu.)", style=BODY)
+        add_paragraph(document, "(Kế hoạch không đặt chỉ tiêu.)", BODY)
         return
     headers = ["STT", "Chỉ tiêu", "Chỉ tiêu đề ra", "Kết quả", "Tỷ lệ đạt", "Đánh giá"]
     rows = [
@@ -197,11 +198,11 @@ def _annex(document: Document, report: ReportInput) -> None:
     line(document.add_paragraph(), "PHỤ LỤC", bold=True)
     reference = f"(Kèm theo Báo cáo số {report.number} ngày {format_date_vi(report.report_date)})"
     line(document.add_paragraph(), reference, italic=True).font.size = Pt(13)
-    document.add_paragraph("1. Tình hình nộp báo cáo", style="Heading 2")
-    document.add_paragraph(report.counts().summary_vi(), style=BODY)
+    add_paragraph(document, "1. Tình hình nộp báo cáo", "Heading 2")
+    add_paragraph(document, report.counts().summary_vi(), BODY)
     missing = ordered_rows(report.missing_units)
     if missing:
-        document.add_paragraph("Các đơn vị chưa nộp:", style=BODY)
+        add_paragraph(document, "Các đơn vị chưa nộp:", BODY)
         rows = [
             [str(n), r.unit_code, r.unit_name, STATUS_LABELS_VI[r.status]]
             for n, r in enumerate(missing, 1)
@@ -212,7 +213,7 @@ def _annex(document: Document, report: ReportInput) -> None:
 
 
 def _annex_figures(document: Document, report: ReportInput) -> None:
-    document.add_paragraph("2. Số liệu tổng hợp", style="Heading 2")
+    add_paragraph(document, "2. Số liệu tổng hợp", "Heading 2")
     rows = [
         [str(n), t.label, total_text(t), f"{t.reporting}/{t.reporting + t.missing}"]
         for n, t in enumerate(report.aggregate.totals.values(), 1)
@@ -222,11 +223,11 @@ def _annex_figures(document: Document, report: ReportInput) -> None:
     flags = report.aggregate.flags
     if not flags:
         return
-    document.add_paragraph("3. Số liệu cần kiểm tra lại (chưa đưa vào tổng hợp)", style="Heading 2")
+    add_paragraph(document, "3. Số liệu cần kiểm tra lại (chưa đưa vào tổng hợp)", "Heading 2")
     names = {u.unit_code: u.unit_name for u in report.units}
     for flag in flags:
         text = f"{names.get(flag.unit_code, flag.unit_code)}: {flag.message_vi}."
-        document.add_paragraph(text, style=BODY)
+        add_paragraph(document, text, BODY)
 
 
 def _grid(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import docx
 from docx.document import Document
+from docx.enum.style import WD_STYLE_TYPE
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.paragraph import Paragraph
@@ -73,10 +74,11 @@ def _open(data: bytes) -> Document:
 
 
 def _lines(document: Document) -> Iterator[_Line]:
+    styles = _paragraph_styles(document)
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
             if block.text.strip():
-                yield _line(block.text.strip(), styled=_styled(block))
+                yield _line(block.text.strip(), styled=_styled(block, styles))
         elif isinstance(block, Table):
             for row in _table_rows(block):
                 yield _line(row, styled=False)
@@ -93,11 +95,29 @@ def _table_rows(table: Table) -> Iterator[str]:
             yield " | ".join(cells)
 
 
-def _styled(paragraph: Paragraph) -> bool:
-    style = paragraph.style.name if paragraph.style is not None else ""
-    if style.lower().startswith(("heading", "title")):
+# style id -> (name, bold); None: the document's default paragraph style.
+_Styles = dict[str | None, tuple[str, bool]]
+
+
+def _paragraph_styles(document: Document) -> _Styles:
+    """Read once per document: python-docx's `paragraph.style` scans every style of the
+    document on each call (a second per report of 50 paragraphs)."""
+    styles: _Styles = {}
+    for style in document.styles:
+        if style.type == WD_STYLE_TYPE.PARAGRAPH:
+            entry = (style.name or "", bool(style.font.bold))
+            styles[style.style_id] = entry
+            if style.element.default:
+                styles[None] = entry
+    return styles
+
+
+def _styled(paragraph: Paragraph, styles: _Styles) -> bool:
+    properties = paragraph._p.pPr
+    style_id = properties.style if properties is not None else None
+    name, style_bold = styles.get(style_id) or styles.get(None) or ("", False)
+    if name.lower().startswith(("heading", "title")):
         return True
-    style_bold = bool(paragraph.style is not None and paragraph.style.font.bold)
     runs = [r for r in paragraph.runs if r.text.strip()]
     return bool(runs) and all(r.bold or (r.bold is None and style_bold) for r in runs)
 
