@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from dondoc.notices import REMINDER_KINDS
 from dondoc.outbox import NewDelivery
 from dondoc.reminding import calendar_overrides, contacts_by_unit, targets
 from dondoc.rules.calendar import WorkingCalendar
@@ -55,7 +56,8 @@ def _reminders(session: Session, campaign: Campaign) -> dict[int, tuple[int, dat
     rows = session.exec(
         select(Delivery.assignment_id, func.count(), func.max(Delivery.sent_at))
         .where(Delivery.campaign_id == campaign.id, Delivery.state == "sent",
-               col(Delivery.assignment_id).is_not(None))
+               col(Delivery.assignment_id).is_not(None),
+               col(Delivery.kind).in_(REMINDER_KINDS))  # not receipts nor return notices
         .group_by(col(Delivery.assignment_id))
     ).all()  # fmt: skip
     return {a or 0: (n, last) for a, n, last in rows}

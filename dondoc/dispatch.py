@@ -1,5 +1,7 @@
 """Dispatching the outbox: claim a batch, re-check each row, send it through its channel,
-record the outcome. One call handles a batch, whatever its size (one Prefect task per batch)."""
+record the outcome, then act on what the outcome asks for (a fallback, an alert: the
+`follow_up` hook). One call handles up to `limit` rows, whatever the number of units (one
+Prefect task per tick); rows a follow-up makes due at once go out in the same call."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 # Re-check at the moment of sending: a reason to skip the row now (submitted, exempted,
 # extended…), or None to send it.
 Recheck = Callable[[Session, Delivery, datetime], str | None]
+# After an outcome is recorded: enqueue what it calls for (an email fallback, an office alert).
+FollowUp = Callable[[Delivery, Result, datetime], None]
 
 
 class Pacer:
@@ -49,15 +53,20 @@ def dispatch(
     limit: int = 200,
     recheck: Recheck | None = None,
     pacer: Pacer | None = None,
+    follow_up: FollowUp | None = None,
 ) -> Counter[str]:
-    """Send what is due; return how many rows ended in each state."""
+    """Send what is due, up to `limit` rows; return how many rows ended in each state.
+    Claims again after each batch: what the batch's follow-ups made due goes out now. Nothing
+    a batch records is due again at once (retries wait), so this ends."""
     summary: Counter[str] = Counter()
-    for delivery_id in claim(engine, now=now, worker=worker, limit=limit):
-        summary[
-            send_one(
-                engine, delivery_id, channels, now=now, worker=worker, recheck=recheck, pacer=pacer
-            )
-        ] += 1
+    while (left := limit - summary.total()) > 0:
+        batch = claim(engine, now=now, worker=worker, limit=left)
+        if not batch:
+            break
+        for delivery_id in batch:
+            state = send_one(engine, delivery_id, channels, now=now, worker=worker,
+                             recheck=recheck, pacer=pacer, follow_up=follow_up)  # fmt: skip
+            summary[state] += 1
     return summary
 
 
@@ -70,6 +79,7 @@ def send_one(
     worker: str,
     recheck: Recheck | None = None,
     pacer: Pacer | None = None,
+    follow_up: FollowUp | None = None,
 ) -> str:
     with Session(engine, expire_on_commit=False) as session:
         row = session.get(Delivery, delivery_id)
@@ -85,13 +95,19 @@ def send_one(
         )
     channel = channels.get(row.channel)
     if channel is None:
-        result = Result(Outcome.NEEDS_PERSON, error=f"channel {row.channel} is not configured")
-        return record(engine, delivery_id, result, now=now, from_state="claimed")
-    if not mark_sending(engine, delivery_id, now=now, worker=worker):
+        error = f"channel {row.channel} is not configured"
+        result = Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
+        state = record(engine, delivery_id, result, now=now, from_state="claimed")
+    elif not mark_sending(engine, delivery_id, now=now, worker=worker):
         return "lost"  # recovered by another worker meanwhile; it is theirs now
-    if pacer is not None:
-        pacer.wait(row.channel)
-    return record(engine, delivery_id, _attempt(channel, row, now), now=now)
+    else:
+        if pacer is not None:
+            pacer.wait(row.channel)
+        result = _attempt(channel, row, now)
+        state = record(engine, delivery_id, result, now=now)
+    if follow_up is not None:
+        follow_up(row, result, now)  # after the record: a failing follow-up undoes nothing
+    return state
 
 
 def _attempt(channel: Channel, row: Delivery, now: datetime) -> Result:
@@ -99,7 +115,8 @@ def _attempt(channel: Channel, row: Delivery, now: datetime) -> Result:
     try:
         result = Result(Outcome.SENT, provider_id=channel.send(row, now=now))
     except ChannelError as exc:
-        result = Result(exc.outcome, error_code=exc.code, error=str(exc), retry_at=exc.retry_at)
+        result = Result(exc.outcome, error_code=exc.code, error=str(exc), retry_at=exc.retry_at,
+                        fallback_to_email=exc.fallback_to_email, alert=exc.alert)  # fmt: skip
     except Exception as exc:  # a bug or an unexpected library error mid-send: outcome unknown
         log.exception("delivery %s: unexpected error while sending", row.id)
         result = Result(Outcome.UNKNOWN, error=f"{type(exc).__name__}: {exc}")

@@ -126,6 +126,10 @@ class Result:
     error: str | None = None
     retry_at: datetime | None = None  # for DEFERRED (and optionally TRANSIENT)
     duration_ms: int | None = None
+    # What the outcome asks of dondoc beyond this row (dondoc.followups): the step by email
+    # instead, and which kind of alert the office needs ("zalo-quota"…), if any.
+    fallback_to_email: bool = False
+    alert: str | None = None
 
 
 def backoff(attempts: int) -> timedelta:

@@ -1,25 +1,32 @@
 """One reminder tick for a campaign, shared by the flow and the CLI's "send now": plan the
-due steps into the outbox (once each), then dispatch what is due."""
+due steps into the outbox (once each), then dispatch what is due (reminders re-checked, other
+messages as they are, each outcome followed up: fallback to email, office alerts)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dondoc.digest import plan_digest
 from dondoc.dispatch import Pacer, dispatch
+from dondoc.followups import follow_up
+from dondoc.notices import REMINDER_KINDS
 from dondoc.outbox import enqueue
 from dondoc.reminding import Plan, plan_campaign, recheck
 from dondoc.settings import Settings
-from models import Campaign
+from models import Campaign, Delivery
 from notifications.registry import build_channels
 
 # Per channel: sends per second from one process (Zalo allows 4,000 requests a minute per app;
 # SMTP servers throttle bursts).
 RATES = {"email": 5.0, "zalo": 3.0}
+# Rows per INSERT: one multi-row statement binds ~14 values a row, and PostgreSQL takes at most
+# 65,535 bound values per statement (SQLite's limit is lower still in some builds).
+ENQUEUE_CHUNK = 1000
 
 
 def plan_and_enqueue(
@@ -30,7 +37,11 @@ def plan_and_enqueue(
         campaign = session.get_one(Campaign, campaign_id)
         plan = plan_campaign(session, campaign, now=now, settings=settings, zalo="zalo" in channels)
         digest = plan_digest(session, campaign, now=now, settings=settings)
-        added = enqueue(session, plan.deliveries + digest, now=now)
+        rows = plan.deliveries + digest
+        added = sum(
+            enqueue(session, rows[start : start + ENQUEUE_CHUNK], now=now)
+            for start in range(0, len(rows), ENQUEUE_CHUNK)
+        )
         session.commit()
     return added, plan
 
@@ -44,6 +55,13 @@ def dispatch_due(
         now=now,
         worker=worker,
         limit=limit,
-        recheck=recheck,
+        recheck=recheck_reminders,
         pacer=Pacer(RATES),
+        follow_up=partial(follow_up, engine, settings=settings),
     )
+
+
+def recheck_reminders(session: Session, delivery: Delivery, now: datetime) -> str | None:
+    """Only reminders depend on the unit's status at send time: a receipt goes precisely to a
+    unit that submitted, and alerts and digests to the office."""
+    return recheck(session, delivery, now) if delivery.kind in REMINDER_KINDS else None

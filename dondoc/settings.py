@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     zalo_secret_key: SecretStr | None = Field(
         default=None, description="The Zalo app's secret key (token refresh)."
     )
+    alert_urls: list[SecretStr] = Field(
+        default_factory=list,
+        description="Extra Apprise URLs for the office's own alerts, besides its email, as a "
+        'JSON list, e.g. ["tgram://bottoken/chat_id"]; secrets are masked in logs.',
+    )
     max_upload_mb: int = Field(
         default=20, ge=1, le=500, description="Largest file a unit may upload, in MB."
     )

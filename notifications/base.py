@@ -23,12 +23,14 @@ class ChannelError(Exception):
         code: str | None = None,
         retry_at: datetime | None = None,
         fallback_to_email: bool = False,
+        alert: str | None = None,
     ) -> None:
         super().__init__(message)
         self.outcome = outcome
         self.code = code
         self.retry_at = retry_at
         self.fallback_to_email = fallback_to_email
+        self.alert = alert  # the kind of office alert it calls for ("zalo-quota"…), if any
 
     @property
     def permanent(self) -> bool:

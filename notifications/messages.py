@@ -158,9 +158,7 @@ _REACHABLE: Final = frozenset(Status) - {Status.EXEMPT}
 
 def render_email(kind: Kind, ctx: MessageContext) -> Rendered:
     _check_days(kind, ctx.working_days_left)
-    values = _email_values(kind, ctx)
-    subject = _render(f"{kind}.subject.txt.j2", values)
-    return Rendered(_one_line(subject), _tidy(_render(f"{kind}.body.txt.j2", values)))
+    return render_pair(str(kind), _email_values(kind, ctx))
 
 
 def zalo_params(kind: Kind, ctx: MessageContext, *, with_link: bool = True) -> dict[str, str]:
@@ -192,8 +190,13 @@ def render_digest(d: DigestInput) -> Rendered:
         "no_contact": _units_in([u for u in d.units if u.no_contact], _REACHABLE),
         "labels": STATUS_LABELS_VI,
     }
-    subject = _render("digest.subject.txt.j2", values)
-    return Rendered(_one_line(subject), _tidy(_render("digest.body.txt.j2", values)))
+    return render_pair("digest", values)
+
+
+def render_pair(name: str, values: Mapping[str, object]) -> Rendered:
+    """The subject (one line) and body of the templates `<name>.subject/body.txt.j2`."""
+    subject = _render(f"{name}.subject.txt.j2", values)
+    return Rendered(_one_line(subject), _tidy(_render(f"{name}.body.txt.j2", values)))
 
 
 def render_zalo_group_text(d: DigestInput) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dondoc.settings import Settings
+from dondoc.settings import Settings, SettingsError
 from notifications.base import Channel
 from notifications.email import EmailChannel
 
@@ -14,7 +14,19 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     zalo = zalo_channel(settings)
     if zalo is not None:
         channels["zalo"] = zalo
+    if settings.alert_urls:
+        channels["apprise"] = alert_channel(settings)
     return channels
+
+
+def alert_channel(settings: Settings) -> Channel:
+    """The office's extra alert URLs (DONDOC_ALERT_URLS), checked now: a wrong one stops."""
+    from notifications.apprise_alerts import AlertUrlError, AppriseChannel
+
+    try:
+        return AppriseChannel(url.get_secret_value() for url in settings.alert_urls)
+    except AlertUrlError as exc:
+        raise SettingsError(f"invalid settings: DONDOC_ALERT_URLS: {exc}") from exc
 
 
 def zalo_channel(settings: Settings) -> Channel | None:

@@ -21,6 +21,16 @@ OUTCOMES = {
 NOT_TEMPLATE_DATA = ("template", "unit_code")
 
 
+def alert_of(exc: ZaloError) -> str | None:
+    """Which office alert an error calls for: the account or token needs a person, the day's
+    quota or balance is spent, or Zalo refused the template's data (the config must change)."""
+    if exc.kind == "needs_person":
+        return "zalo-account"
+    if not exc.alert_office:
+        return None
+    return "zalo-quota" if exc.kind == "deferred" else "zalo-data"
+
+
 class ZaloChannel:
     name = "zalo"
 
@@ -44,5 +54,6 @@ class ZaloChannel:
         except ZaloError as exc:
             raise ChannelError(OUTCOMES[exc.kind], str(exc), code=exc.code,
                                retry_at=exc.retry_at(now),
-                               fallback_to_email=exc.fallback_to_email) from exc  # fmt: skip
+                               fallback_to_email=exc.fallback_to_email,
+                               alert=alert_of(exc)) from exc  # fmt: skip
         return result.msg_id

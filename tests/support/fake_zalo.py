@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
@@ -21,9 +22,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Form, Header
+from sqlalchemy import Engine
 
 from notifications.zalo import TokenPair, ZaloError, ZaloTemplate
 
@@ -104,6 +107,7 @@ class FakeZalo:
             self.refresh_calls = self.send_calls = self.rejected_tokens = 0
             self.messages: list[Json] = []
             self.errors: deque[int] = deque()
+            self.refusals: dict[str, int] = {}  # phone -> error code, for every send to it
             self.quota_daily, self.quota_used = 5000, 0
             self.night_ban = False
             self.delay = self.refresh_delay = 0.0
@@ -121,6 +125,11 @@ class FakeZalo:
     def inject(self, code: int, times: int = 1) -> None:
         with self.lock:
             self.errors.extend([code] * times)
+
+    def refuse(self, phone: str, code: int) -> None:
+        """Every message to this phone (84…) gets `code`, like a user who cannot receive."""
+        with self.lock:
+            self.refusals[phone] = code
 
     def set_quota(self, daily: int, used: int = 0) -> None:
         with self.lock:
@@ -154,6 +163,8 @@ class FakeZalo:
             return _error(-124, "Access token is invalid")
         if self.errors:
             return _error(self.errors.popleft(), "Injected error")
+        if refusal := self.refusals.get(str(body.get("phone", ""))):
+            return _error(refusal, "Refused for this phone")
         if self.night_ban:
             return _error(-133, "Sending is not allowed between 22:00 and 06:00")
         if problem := self._problem(body):
@@ -252,3 +263,36 @@ def _oauth_error(code: int, reason: str) -> Json:
 def hanoi(text: str) -> datetime:
     """'2015-11-23 09:00' in Hà Nội time, as an aware UTC datetime."""
     return datetime.fromisoformat(text + "+07:00").astimezone(UTC)
+
+
+# The parameters dondoc's messages fill (notifications.messages.zalo_params), as registered
+# with Zalo for the reminder kinds: what an installation's DONDOC_ZALO_CONFIG would hold.
+REMINDER_PARAMS = {"unit": 30, "deadline": 20, "days_left": 30, "plan_number": 30,
+                   "office_phone": 15, "link": 200}  # fmt: skip
+REMINDER_TEMPLATES = {
+    kind: ZaloTemplate(template_id=f"40000{n}", params=REMINDER_PARAMS, shorten=frozenset({"unit"}))
+    for n, kind in enumerate(("before", "due_today", "overdue", "escalation"), start=1)
+}
+
+
+def configure_dondoc(
+    fake: FakeZalo, base: str, config_path: Path, engine: Engine, monkeypatch: Any
+) -> None:
+    """Point dondoc's settings at this fake (DONDOC_ZALO_CONFIG, DONDOC_ZALO_SECRET_KEY) and
+    store a token pair valid for 25 hours of real time (the client's clock)."""
+    from dondoc.db import session_scope
+    from dondoc.settings import get_settings
+    from dondoc.zalotokens import seed_tokens
+
+    templates = {k: t.model_dump(mode="json") for k, t in REMINDER_TEMPLATES.items()}
+    config = {"app_id": fake.app_id, "base_url": base, "timeout": 2,
+              "oauth_url": f"{base}/v4/oa/access_token", "templates": templates}  # fmt: skip
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    monkeypatch.setenv("DONDOC_ZALO_CONFIG", str(config_path))
+    monkeypatch.setenv("DONDOC_ZALO_SECRET_KEY", fake.secret_key)
+    get_settings.cache_clear()
+    access, refresh = fake.issue_pair()
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        seed_tokens(session, app_id=fake.app_id, access=access, refresh=refresh,
+                    expires_at=now + timedelta(hours=25), now=now)  # fmt: skip

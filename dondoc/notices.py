@@ -1,0 +1,153 @@
+"""Messages to one unit outside the reminder planner's loop — a submission's receipt, a return
+for correction, a reminder's email fallback — written like the planner's (the same context, the
+kind's template) and put in the outbox, one row per consenting email address. Nothing is sent
+here: the dispatcher sends, so a web request never waits on an SMTP server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Final
+
+from sqlmodel import Session, col, select
+
+from dondoc.links import link_url, token_for
+from dondoc.outbox import NewDelivery
+from dondoc.reminding import ACTOR, calendar_overrides
+from dondoc.rules.calendar import WorkingCalendar, WorkWeek
+from dondoc.rules.reminders import working_days_left
+from dondoc.rules.status import effective_due
+from dondoc.settings import Settings
+from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
+from notifications.messages import Kind, MessageContext, render_email
+
+# The kinds the planner sends and the dispatcher re-checks (submitted, exempted, extended…);
+# receipts and return notices go to a unit whatever its status.
+REMINDER_KINDS: Final = frozenset({Kind.BEFORE, Kind.DUE_TODAY, Kind.OVERDUE, Kind.ESCALATION})
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """One assignment, as a message to its unit needs it."""
+
+    campaign: Campaign
+    requirement: Requirement
+    assignment: Assignment
+    unit: Unit
+
+    @property
+    def due_at(self) -> datetime:
+        return effective_due(self.requirement.due_at, self.assignment.extended_due_at)
+
+
+def addressee(session: Session, assignment_id: int) -> Addressee:
+    assignment = session.get_one(Assignment, assignment_id)
+    requirement = session.get_one(Requirement, assignment.requirement_id)
+    return Addressee(
+        campaign=session.get_one(Campaign, requirement.campaign_id),
+        requirement=requirement,
+        assignment=assignment,
+        unit=session.get_one(Unit, assignment.unit_id),
+    )
+
+
+def unit_context(
+    session: Session, to: Addressee, *, now: datetime, settings: Settings
+) -> MessageContext:
+    """The values every message to a unit shows: its deadline and days left as of `now`, its
+    link, the office that receives the report and how to reach it."""
+    office = session.get_one(Unit, to.requirement.submit_to_unit_id)
+    reach = session.exec(
+        select(Contact).where(Contact.unit_id == office.id).order_by(col(Contact.role) != "office")
+    ).first()
+    issuer = session.get(Unit, to.campaign.issuer_unit_id)
+    token = token_for(session, campaign_id=to.campaign.id or 0, unit_id=to.unit.id or 0,
+                      secret=settings.secret(), by=ACTOR, now=now)  # fmt: skip
+    calendar = WorkingCalendar(WorkWeek(to.unit.calendar), calendar_overrides(session))
+    return MessageContext(
+        unit_name=to.unit.name, unit_code=to.unit.code, unit_short_name=to.unit.short_name,
+        requirement_title=to.requirement.title,
+        issuing_body=f"{to.campaign.issuing_body or ''} {issuer.name if issuer else ''}".strip(),
+        plan_number=to.campaign.doc_number, plan_title=to.campaign.title, due_at=to.due_at,
+        working_days_left=working_days_left(to.due_at, now, calendar, settings.tz),
+        link=link_url(settings.public_base_url, token), office_name=office.name,
+        office_phone=reach.zalo_phone if reach else None,
+        office_email=reach.email if reach else None, tz=settings.tz,
+    )  # fmt: skip
+
+
+def consenting_emails(session: Session, unit_id: int) -> list[tuple[str, str]]:
+    """(address, role) of the unit's contacts who agreed to email, each address once."""
+    contacts = session.exec(
+        select(Contact)
+        .where(Contact.unit_id == unit_id, col(Contact.consent_email).is_(True))
+        .order_by(col(Contact.id))
+    )
+    found: dict[str, str] = {}
+    for c in contacts:
+        if c.email:
+            found.setdefault(c.email, c.role)
+    return list(found.items())
+
+
+def email_rows(
+    to: Addressee,
+    kind: Kind,
+    ctx: MessageContext,
+    *,
+    step_key: str,
+    recipients: list[tuple[str, str]],
+    now: datetime,
+) -> list[NewDelivery]:
+    """One email row per (address, role), due now."""
+    rendered = render_email(kind, ctx)
+    return [
+        NewDelivery(
+            campaign_id=to.campaign.id or 0,
+            assignment_id=to.assignment.id,
+            step_key=step_key,
+            deadline_version=to.assignment.deadline_version,
+            kind=kind.value,
+            channel="email",
+            recipient=address,
+            contact_role=role,
+            subject=rendered.subject,
+            body=rendered.body,
+            params={"template": kind.value, "unit_code": to.unit.code},
+            not_before=now,
+        )
+        for address, role in recipients
+    ]
+
+
+def email_fallback(
+    session: Session, row: Delivery, *, now: datetime, settings: Settings
+) -> list[NewDelivery]:
+    """A reminder that failed for good on another channel, as email rows for the same step and
+    deadline version to the unit's consenting addresses, due now. The unique constraint makes
+    it idempotent, and skips whoever already has that step by email."""
+    if row.assignment_id is None or row.kind not in REMINDER_KINDS:
+        return []
+    to = addressee(session, row.assignment_id)
+    if to.assignment.deadline_version != row.deadline_version:
+        return []  # extended since: the new deadline's steps are planned on their own
+    kind = Kind(row.kind)
+    ctx = unit_context(session, to, now=now, settings=settings)
+    ctx = replace(ctx, overdue_count=_earlier_overdue(row.step_key))
+    recipients = _fallback_recipients(consenting_emails(session, to.unit.id or 0), kind)
+    return email_rows(to, kind, ctx, step_key=row.step_key, recipients=recipients, now=now)
+
+
+def _fallback_recipients(emails: list[tuple[str, str]], kind: Kind) -> list[tuple[str, str]]:
+    # Whoever in the unit agreed to email: the step's own recipients have it already (the
+    # unique constraint skips them), so the reminder reaches, say, the chair when the
+    # secretary can only be reached on Zalo. An escalation speaks to the chair only.
+    if kind is Kind.ESCALATION:
+        return [(a, r) for a, r in emails if r == "chair"]
+    return emails
+
+
+def _earlier_overdue(step_key: str) -> int:
+    # "overdue-3": the escalation text counts the overdue reminders before this one.
+    head, _, number = step_key.rpartition("-")
+    return int(number) - 1 if head == "overdue" and number.isdigit() else 0

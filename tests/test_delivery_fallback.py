@@ -1,0 +1,151 @@
+"""A Zalo reminder that fails for good falls back to email: the same step and deadline version,
+to the unit's contacts who agreed to email, due at once — through the fake Zalo on loopback
+and a real SMTP server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from dondoc.followups import follow_up
+from dondoc.outbox import Outcome, Result
+from dondoc.plans.loader import load_plan
+from dondoc.remindrun import dispatch_due, plan_and_enqueue
+from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
+from dondoc.settings import get_settings
+from models import Assignment, Contact, Delivery, DeliveryAttempt, Unit
+from tests.support.fake_zalo import REMINDER_TEMPLATES, FakeClock, FakeZalo, configure_dondoc
+from tests.support.files import SEED, copy_examples
+from tests.support.server import serving
+from tests.support.smtp import Inbox, smtp_server
+
+UNIT = "LDLD-Q1-BTC"  # Ban Tổ chức: a department, due Fri 20/11/2015 (T−3 is Tue 17/11)
+CHAIR = "truongban.ldld-q1-btc@example.invalid"
+SECRETARY_ZALO = "84900009001"
+
+
+def at(text: str) -> datetime:
+    return parse_local_datetime(text, VN_TZ)
+
+
+@dataclass
+class World:
+    engine: Engine
+    fake: FakeZalo
+    inbox: Inbox
+    campaign_id: int
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[FakeZalo, str]]:
+    fake = FakeZalo(clock=FakeClock(at("2015-11-17 08:00")), templates=REMINDER_TEMPLATES)
+    with serving(fake.app()) as base:
+        yield fake, base
+
+
+@pytest.fixture
+def world(
+    engine: Engine,
+    served: tuple[FakeZalo, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
+    fake, base = served
+    fake.reset()
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
+        monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret")
+        with Session(engine) as session:
+            load_plan(session, copy_examples(tmp_path) / SEED, now=at("2015-11-05 09:00"),
+                      actor="test", tz=VN_TZ)  # fmt: skip
+            session.commit()
+        configure_dondoc(fake, base, tmp_path / "zalo.json", engine, monkeypatch)
+        yield World(engine, fake, inbox, campaign_id=1)
+
+
+def zalo_only_secretary(engine: Engine) -> None:
+    """The department's secretary reads Zalo only; its head (chair) reads email only. The
+    planner writes to the secretary (the chair is for escalations): by Zalo alone."""
+    with Session(engine) as session:
+        unit = session.exec(select(Unit).where(Unit.code == UNIT)).one()
+        chair = session.exec(select(Contact).where(Contact.unit_id == unit.id)).one()
+        chair.consent_zalo = False
+        secretary = Contact(unit_id=unit.id or 0, role="secretary", name="Thư ký Ban Tổ chức",
+                            zalo_phone=SECRETARY_ZALO, consent_zalo=True)  # fmt: skip
+        session.add_all([chair, secretary])
+        session.commit()
+
+
+def tick(world: World, when: str) -> None:
+    now = at(when)
+    plan_and_enqueue(world.engine, world.campaign_id, now=now, settings=get_settings())
+    dispatch_due(world.engine, now=now, settings=get_settings(), worker="test")
+
+
+def unit_rows(engine: Engine) -> list[Delivery]:
+    with Session(engine) as session:
+        return list(session.exec(
+            select(Delivery)
+            .join(Assignment, col(Assignment.id) == Delivery.assignment_id)
+            .join(Unit, col(Unit.id) == Assignment.unit_id)
+            .where(Unit.code == UNIT)
+            .order_by(col(Delivery.id))
+        ))  # fmt: skip
+
+
+def test_a_zalo_user_who_cannot_receive_gets_the_step_by_email(world: World) -> None:
+    zalo_only_secretary(world.engine)
+    world.fake.refuse(SECRETARY_ZALO, -110)  # the user cannot receive template messages
+
+    tick(world, "2015-11-17 08:05")
+
+    zalo, email = unit_rows(world.engine)
+    assert (zalo.channel, zalo.state, zalo.step_key) == ("zalo", "failed", "before-3")
+    assert (email.channel, email.state, email.recipient) == ("email", "sent", CHAIR)
+    assert (email.step_key, email.deadline_version, email.kind) == ("before-3", 0, "before")
+    [message] = world.inbox.to(CHAIR)
+    body = world.inbox.text(message)
+    assert "Ban Tổ chức Liên đoàn Lao động quận 1" in body
+    assert "23:59 thứ Sáu, ngày 20/11/2015" in body and "còn 3 ngày làm việc" in body
+    with Session(world.engine) as session:
+        attempt = session.exec(
+            select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == zalo.id)
+        ).one()
+    assert (attempt.outcome, attempt.error_code) == ("permanent", "-110")
+
+
+def test_the_fallback_is_enqueued_once_whatever_repeats_it(world: World) -> None:
+    zalo_only_secretary(world.engine)
+    world.fake.refuse(SECRETARY_ZALO, -110)
+    tick(world, "2015-11-17 08:05")
+    zalo = unit_rows(world.engine)[0]
+    again = partial(follow_up, world.engine, settings=get_settings())
+    failed = Result(Outcome.PERMANENT, error_code="-110", fallback_to_email=True)
+    again(zalo, failed, at("2015-11-17 08:20"))  # a retried flow, a second worker
+    tick(world, "2015-11-17 10:00")
+    assert [r.channel for r in unit_rows(world.engine)] == ["zalo", "email"]
+    assert len(world.inbox.to(CHAIR)) == 1
+
+
+def test_a_contact_who_has_the_step_by_email_already_gets_nothing_more(world: World) -> None:
+    # The seed's head of department reads both: one Zalo refusal, no second email.
+    world.fake.refuse("84900001106", -110)
+    tick(world, "2015-11-17 08:05")
+    rows = unit_rows(world.engine)
+    assert sorted((r.channel, r.state) for r in rows) == [("email", "sent"), ("zalo", "failed")]
+    assert len(world.inbox.to(CHAIR)) == 1
+
+
+def test_errors_without_fallback_send_no_email(world: World) -> None:
+    zalo_only_secretary(world.engine)
+    world.fake.refuse(SECRETARY_ZALO, -1121)  # our template data: fixing it is the office's job
+    tick(world, "2015-11-17 08:05")
+    assert [(r.channel, r.state) for r in unit_rows(world.engine)] == [("zalo", "failed")]
+    assert world.inbox.to(CHAIR) == []
