@@ -24,6 +24,7 @@ from models import Assignment, Campaign, Requirement, RequirementCompletion, Uni
 EXEMPT = "exempt"
 COMPLETE = "complete"
 CUTOFF = "cutoff"
+MANUAL = "manual"
 
 
 @dataclass(frozen=True)
