@@ -19,7 +19,7 @@ TEXTS: Final[dict[str, tuple[str, str, str]]] = {
         "đã hết hạn mức gửi tin Zalo trong ngày",
         "Zalo từ chối gửi thêm tin nhắn vì đã hết hạn mức gửi tin trong ngày của Official "
         "Account hoặc hết số dư tài khoản Zalo Cloud.",
-        "Các tin nhắn Zalo chưa gửi được sẽ tự động gửi lại từ 08:00 ngày làm việc hôm sau. "
+        "Các tin nhắn Zalo chưa gửi được sẽ tự động gửi lại từ 08:00 ngày hôm sau. "
         "Nếu cần gửi sớm hơn, đề nghị nạp thêm số dư hoặc đề nghị Zalo nâng hạn mức.",
     ),
     "zalo-account": (

@@ -5,7 +5,6 @@ and a real SMTP server, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -16,15 +15,17 @@ from sqlmodel import Session, col, select
 
 from dondoc.followups import follow_up
 from dondoc.outbox import Outcome, Result
-from dondoc.plans.loader import load_plan
-from dondoc.remindrun import dispatch_due, plan_and_enqueue
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
 from dondoc.settings import get_settings
 from models import Assignment, Contact, Delivery, DeliveryAttempt, Unit
-from tests.support.fake_zalo import REMINDER_TEMPLATES, FakeClock, FakeZalo, configure_dondoc
-from tests.support.files import SEED, copy_examples
+from tests.support.fake_zalo import (
+    REMINDER_TEMPLATES,
+    FakeClock,
+    FakeZalo,
+    World,
+    dondoc_world,
+)
 from tests.support.server import serving
-from tests.support.smtp import Inbox, smtp_server
 
 UNIT = "LDLD-Q1-BTC"  # Ban Tổ chức: a department, due Fri 20/11/2015 (T−3 is Tue 17/11)
 CHAIR = "truongban.ldld-q1-btc@example.invalid"
@@ -33,14 +34,6 @@ SECRETARY_ZALO = "84900009001"
 
 def at(text: str) -> datetime:
     return parse_local_datetime(text, VN_TZ)
-
-
-@dataclass
-class World:
-    engine: Engine
-    fake: FakeZalo
-    inbox: Inbox
-    campaign_id: int
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +45,10 @@ def served() -> Iterator[tuple[FakeZalo, str]]:
 
 @pytest.fixture
 def world(
-    engine: Engine,
-    served: tuple[FakeZalo, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    engine: Engine, served: tuple[FakeZalo, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[World]:
-    fake, base = served
-    fake.reset()
-    with smtp_server() as (inbox, port):
-        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
-        monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret")
-        with Session(engine) as session:
-            load_plan(session, copy_examples(tmp_path) / SEED, now=at("2015-11-05 09:00"),
-                      actor="test", tz=VN_TZ)  # fmt: skip
-            session.commit()
-        configure_dondoc(fake, base, tmp_path / "zalo.json", engine, monkeypatch)
-        yield World(engine, fake, inbox, campaign_id=1)
+    with dondoc_world(engine, served, tmp_path, monkeypatch) as world:
+        yield world
 
 
 def zalo_only_secretary(engine: Engine) -> None:
@@ -81,12 +62,6 @@ def zalo_only_secretary(engine: Engine) -> None:
                             zalo_phone=SECRETARY_ZALO, consent_zalo=True)  # fmt: skip
         session.add_all([chair, secretary])
         session.commit()
-
-
-def tick(world: World, when: str) -> None:
-    now = at(when)
-    plan_and_enqueue(world.engine, world.campaign_id, now=now, settings=get_settings())
-    dispatch_due(world.engine, now=now, settings=get_settings(), worker="test")
 
 
 def unit_rows(engine: Engine) -> list[Delivery]:
@@ -104,7 +79,7 @@ def test_a_zalo_user_who_cannot_receive_gets_the_step_by_email(world: World) -> 
     zalo_only_secretary(world.engine)
     world.fake.refuse(SECRETARY_ZALO, -110)  # the user cannot receive template messages
 
-    tick(world, "2015-11-17 08:05")
+    world.tick(at("2015-11-17 08:05"))
 
     zalo, email = unit_rows(world.engine)
     assert (zalo.channel, zalo.state, zalo.step_key) == ("zalo", "failed", "before-3")
@@ -124,12 +99,12 @@ def test_a_zalo_user_who_cannot_receive_gets_the_step_by_email(world: World) -> 
 def test_the_fallback_is_enqueued_once_whatever_repeats_it(world: World) -> None:
     zalo_only_secretary(world.engine)
     world.fake.refuse(SECRETARY_ZALO, -110)
-    tick(world, "2015-11-17 08:05")
+    world.tick(at("2015-11-17 08:05"))
     zalo = unit_rows(world.engine)[0]
     again = partial(follow_up, world.engine, settings=get_settings())
     failed = Result(Outcome.PERMANENT, error_code="-110", fallback_to_email=True)
     again(zalo, failed, at("2015-11-17 08:20"))  # a retried flow, a second worker
-    tick(world, "2015-11-17 10:00")
+    world.tick(at("2015-11-17 10:00"))
     assert [r.channel for r in unit_rows(world.engine)] == ["zalo", "email"]
     assert len(world.inbox.to(CHAIR)) == 1
 
@@ -137,7 +112,7 @@ def test_the_fallback_is_enqueued_once_whatever_repeats_it(world: World) -> None
 def test_a_contact_who_has_the_step_by_email_already_gets_nothing_more(world: World) -> None:
     # The seed's head of department reads both: one Zalo refusal, no second email.
     world.fake.refuse("84900001106", -110)
-    tick(world, "2015-11-17 08:05")
+    world.tick(at("2015-11-17 08:05"))
     rows = unit_rows(world.engine)
     assert sorted((r.channel, r.state) for r in rows) == [("email", "sent"), ("zalo", "failed")]
     assert len(world.inbox.to(CHAIR)) == 1
@@ -146,6 +121,6 @@ def test_a_contact_who_has_the_step_by_email_already_gets_nothing_more(world: Wo
 def test_errors_without_fallback_send_no_email(world: World) -> None:
     zalo_only_secretary(world.engine)
     world.fake.refuse(SECRETARY_ZALO, -1121)  # our template data: fixing it is the office's job
-    tick(world, "2015-11-17 08:05")
+    world.tick(at("2015-11-17 08:05"))
     assert [(r.channel, r.state) for r in unit_rows(world.engine)] == [("zalo", "failed")]
     assert world.inbox.to(CHAIR) == []

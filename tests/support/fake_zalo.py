@@ -19,16 +19,19 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Form, Header
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from notifications.zalo import TokenPair, ZaloError, ZaloTemplate
+from tests.support.smtp import Inbox, smtp_server
 
 Json = dict[str, Any]
 PHONE = re.compile(r"^84[35789]\d{8}$")
@@ -296,3 +299,43 @@ def configure_dondoc(
     with session_scope(engine) as session:
         seed_tokens(session, app_id=fake.app_id, access=access, refresh=refresh,
                     expires_at=now + timedelta(hours=25), now=now)  # fmt: skip
+
+
+@dataclass
+class World:
+    """The seed campaign loaded, email to a real SMTP server on loopback, Zalo to this fake."""
+
+    engine: Engine
+    fake: FakeZalo
+    inbox: Inbox
+    campaign_id: int = 1
+
+    def tick(self, when: datetime) -> None:
+        """One reminder tick, as the flow runs it: plan, then dispatch."""
+        from dondoc.remindrun import dispatch_due, plan_and_enqueue
+        from dondoc.settings import get_settings
+
+        plan_and_enqueue(self.engine, self.campaign_id, now=when, settings=get_settings())
+        dispatch_due(self.engine, now=when, settings=get_settings(), worker="test")
+
+
+@contextmanager
+def dondoc_world(
+    engine: Engine, served: tuple[FakeZalo, str], tmp_path: Path, monkeypatch: Any
+) -> Iterator[World]:
+    from dondoc.plans.loader import load_plan
+    from dondoc.rules.deadlines import VN_TZ
+    from tests.support.files import SEED, copy_examples
+
+    fake, base = served
+    fake.reset()
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
+        monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret")
+        with Session(engine) as session:
+            loaded_at = datetime(2015, 11, 5, 2, tzinfo=UTC)
+            load_plan(session, copy_examples(tmp_path) / SEED, now=loaded_at, actor="test",
+                      tz=VN_TZ)  # fmt: skip
+            session.commit()
+        configure_dondoc(fake, base, tmp_path / "zalo.json", engine, monkeypatch)
+        yield World(engine, fake, inbox)
