@@ -6,6 +6,7 @@ get an extension between planning and sending."""
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -13,10 +14,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from dondoc.links import link_url, token_for
+from dondoc.links import _token, link_url, token_hash
 from dondoc.outbox import NewDelivery
 from dondoc.rules.calendar import DayOverride, WorkingCalendar, WorkWeek
 from dondoc.rules.reminders import (
@@ -40,6 +42,7 @@ from models import (
     Requirement,
     Submission,
     Unit,
+    UploadLink,
 )
 from notifications.messages import Kind, MessageContext, render_email, zalo_params
 
@@ -54,12 +57,34 @@ KIND_OF_STEP = {
 
 
 @dataclass(frozen=True)
+class UnitInfo:
+    """The columns of a unit the planner and the digest read (plain values: building 100,000
+    ORM objects would cost more than the planning itself)."""
+
+    id: int
+    code: str
+    name: str
+    short_name: str | None
+    calendar: str
+
+
+@dataclass(frozen=True)
+class ContactInfo:
+    unit_id: int
+    role: str
+    email: str | None
+    zalo_phone: str | None
+    consent_email: bool
+    consent_zalo: bool
+
+
+@dataclass(frozen=True)
 class Target:
     """One assignment as the planner needs it."""
 
     assignment_id: int
     requirement: Requirement
-    unit: Unit
+    unit: UnitInfo
     status: Status
     due_at: datetime
     deadline_version: int
@@ -89,30 +114,45 @@ def policy_of(requirement: Requirement) -> ReminderPolicy:
 
 def targets(session: Session, campaign: Campaign, now: datetime) -> list[Target]:
     table = status_table(now, campaign.id)
+    requirements = {
+        r.id: r
+        for r in session.exec(select(Requirement).where(Requirement.campaign_id == campaign.id))
+    }
     rows = session.execute(
         select_columns(
             table.c.assignment_id,
+            table.c.requirement_id,
             table.c.status,
             table.c.due_at,
             col(Assignment.deadline_version),
-            Requirement,
-            Unit,
+            *UNIT_COLUMNS,
         )
         .join(Assignment, col(Assignment.id) == table.c.assignment_id)
         .join(Requirement, col(Requirement.id) == table.c.requirement_id)
         .join(Unit, col(Unit.id) == table.c.unit_id)
         .order_by(col(Requirement.position), col(Unit.code))
     )
-    return [Target(a, r, u, Status(s), due, v) for a, s, due, v, r, u in rows]
+    return [
+        Target(a, requirements[r], UnitInfo(*unit), Status(s), due, v)
+        for a, r, s, due, v, *unit in rows
+    ]
 
 
-def contacts_by_unit(session: Session, unit_ids: Iterable[int]) -> dict[int, list[Contact]]:
-    grouped: dict[int, list[Contact]] = defaultdict(list)
-    ids = list(unit_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for c in session.exec(select(Contact).where(col(Contact.unit_id).in_(chunk))):
-            grouped[c.unit_id].append(c)
+UNIT_COLUMNS = (col(Unit.id), col(Unit.code), col(Unit.name), col(Unit.short_name),
+                col(Unit.calendar))  # fmt: skip
+CONTACT_COLUMNS = (col(Contact.unit_id), col(Contact.role), col(Contact.email),
+                   col(Contact.zalo_phone), col(Contact.consent_email),
+                   col(Contact.consent_zalo))  # fmt: skip
+
+
+def contacts_by_unit(session: Session, unit_ids: Iterable[int]) -> dict[int, list[ContactInfo]]:
+    grouped: dict[int, list[ContactInfo]] = defaultdict(list)
+    ids = sorted(unit_ids)
+    for start in range(0, len(ids), 5000):  # well under every backend's bound-parameter limit
+        chunk = ids[start : start + 5000]
+        query = select_columns(*CONTACT_COLUMNS).where(col(Contact.unit_id).in_(chunk))
+        for row in session.execute(query.order_by(col(Contact.id))):
+            grouped[row[0]].append(ContactInfo(*row))
     return grouped
 
 
@@ -120,17 +160,17 @@ def sent_steps(session: Session, campaign: Campaign) -> dict[tuple[int, int], se
     """Step keys already in the outbox per (assignment, deadline version), whatever their
     state: a step is planned once."""
     found: dict[tuple[int, int], set[str]] = defaultdict(set)
-    rows = session.exec(
-        select(Delivery.assignment_id, Delivery.deadline_version, Delivery.step_key).where(
-            Delivery.campaign_id == campaign.id, col(Delivery.assignment_id).is_not(None)
-        )
+    rows = session.execute(
+        select_columns(
+            col(Delivery.assignment_id), col(Delivery.deadline_version), col(Delivery.step_key)
+        ).where(col(Delivery.campaign_id) == campaign.id, col(Delivery.assignment_id).is_not(None))
     )
     for assignment_id, version, key in rows:
         found[(assignment_id or 0, version)].add(key)
     return found
 
 
-def recipients(contacts: list[Contact], step: Step, zalo: bool) -> list[tuple[str, str, str]]:
+def recipients(contacts: list[ContactInfo], step: Step, zalo: bool) -> list[tuple[str, str, str]]:
     """(channel, address, role) for each consenting contact; the chair only on escalation,
     or when the unit has nobody else."""
     roles = WORKING_ROLES + (("chair",) if step.escalate else ())
@@ -147,128 +187,180 @@ def recipients(contacts: list[Contact], step: Step, zalo: bool) -> list[tuple[st
 def plan_campaign(
     session: Session, campaign: Campaign, *, now: datetime, settings: Settings, zalo: bool
 ) -> Plan:
-    tz = settings.tz
-    overrides = calendar_overrides(session)
     found = targets(session, campaign, now)
-    contacts = contacts_by_unit(session, {t.unit.id or 0 for t in found})
-    done = sent_steps(session, campaign)
+    contacts = contacts_by_unit(session, {t.unit.id for t in found})
+    steps = _Steps(calendar_overrides(session), sent_steps(session, campaign), settings.tz, now)
     plan = Plan()
+    due: list[tuple[Target, Step, list[tuple[str, str, str]]]] = []
     for t in found:
-        calendar = WorkingCalendar(WorkWeek(t.unit.calendar), overrides)
-        unit_contacts = contacts.get(t.unit.id or 0, [])
-        reason = _skip_reason(t, unit_contacts, now, calendar, tz, done)
+        unit_contacts = contacts.get(t.unit.id, [])
+        reason = steps.skip_reason(t, unit_contacts)
         if isinstance(reason, str):
             plan.skipped.append(Skipped(t.unit.code, t.requirement.code, reason))
-            continue
-        for channel, address, role in recipients(unit_contacts, reason, zalo):
-            plan.deliveries.append(
-                _delivery(
-                    session, campaign, t, reason, channel, address, role, now, settings, calendar
-                )
-            )
+        else:
+            due.append((t, reason, recipients(unit_contacts, reason, zalo)))
+    writer = _Writer(session, campaign, now, settings, steps)
+    writer.fetch_tokens({t.unit.id for t, _, chosen in due if chosen})
+    for t, step, chosen in due:
+        plan.deliveries.extend(writer.delivery(t, step, *r) for r in chosen)
     return plan
 
 
-def _skip_reason(
-    t: Target,
-    contacts: list[Contact],
-    now: datetime,
-    calendar: WorkingCalendar,
-    tz: ZoneInfo,
-    done: dict[tuple[int, int], set[str]],
-) -> Step | str:
-    closed = intake_closed(t.requirement.hard_close_at, t.due_at, now)
-    usable = any(
-        (c.consent_email and c.email) or (c.consent_zalo and c.zalo_phone) for c in contacts
-    )
-    skip = eligibility(t.status, has_contact=usable, closed=closed)
-    if skip is not None:
-        return skip.value
-    sent = done.get((t.assignment_id, t.deadline_version), set())
-    step = due_step(policy_of(t.requirement), t.due_at, calendar, tz, now, sent)
-    return step if step is not None else "not_due"
+class _Steps:
+    """The pure rules per target, memoised: 100,000 assignments share a handful of
+    (policy, deadline, working week, steps sent) combinations."""
+
+    def __init__(
+        self,
+        overrides: list[DayOverride],
+        done: dict[tuple[int, int], set[str]],
+        tz: ZoneInfo,
+        now: datetime,
+    ) -> None:
+        self.overrides, self.done, self.tz, self.now = overrides, done, tz, now
+        self.calendars: dict[str, WorkingCalendar] = {}
+        self.policies: dict[int, ReminderPolicy] = {}
+        self.due: dict[tuple[int, datetime, str, frozenset[str]], Step | None] = {}
+
+    def calendar(self, week: str) -> WorkingCalendar:
+        if week not in self.calendars:
+            self.calendars[week] = WorkingCalendar(WorkWeek(week), self.overrides)
+        return self.calendars[week]
+
+    def skip_reason(self, t: Target, contacts: list[ContactInfo]) -> Step | str:
+        closed = intake_closed(t.requirement.hard_close_at, t.due_at, self.now)
+        usable = any(
+            (c.consent_email and c.email) or (c.consent_zalo and c.zalo_phone) for c in contacts
+        )
+        skip = eligibility(t.status, has_contact=usable, closed=closed)
+        if skip is not None:
+            return skip.value
+        step = self.step(t, frozenset(self.done.get((t.assignment_id, t.deadline_version), ())))
+        return step if step is not None else "not_due"
+
+    def step(self, t: Target, sent: frozenset[str]) -> Step | None:
+        rid = t.requirement.id or 0
+        key = (rid, t.due_at, t.unit.calendar, sent)
+        if key not in self.due:
+            if rid not in self.policies:
+                self.policies[rid] = policy_of(t.requirement)
+            calendar = self.calendar(t.unit.calendar)
+            self.due[key] = due_step(
+                self.policies[rid], t.due_at, calendar, self.tz, self.now, sent
+            )
+        return self.due[key]
 
 
-def _delivery(
-    session: Session,
-    campaign: Campaign,
-    t: Target,
-    step: Step,
-    channel: str,
-    address: str,
-    role: str,
-    now: datetime,
-    settings: Settings,
-    calendar: WorkingCalendar,
-) -> NewDelivery:
-    kind = Kind.ESCALATION if step.escalate and role == "chair" else KIND_OF_STEP[step.kind]
-    # The escalation text counts the overdue reminders already sent (this one excluded).
-    earlier = step.number - 1 if step.kind == StepKind.OVERDUE else 0
-    ctx = message_context(
-        session, campaign, t, now=now, settings=settings, calendar=calendar, overdue_count=earlier
-    )
-    rendered = render_email(kind, ctx) if channel == "email" else None
-    params: dict[str, Any] = {"template": kind.value, "unit_code": t.unit.code}
-    if channel == "zalo":
-        params |= zalo_params(kind, ctx)
-    return NewDelivery(
-        campaign_id=campaign.id or 0,
-        assignment_id=t.assignment_id,
-        step_key=step.key,
-        deadline_version=t.deadline_version,
-        kind=kind.value,
-        channel=channel,
-        recipient=address,
-        contact_role=role,
-        subject=rendered.subject if rendered else None,
-        body=rendered.body if rendered else None,
-        params=params,
-        not_before=step.at,
-    )
+class _Writer:
+    """Builds the outbox rows: what is the same for every row of a requirement (the office,
+    the issuer, the days left) is read once, every unit's link in one query."""
+
+    def __init__(
+        self, session: Session, campaign: Campaign, now: datetime, settings: Settings, steps: _Steps
+    ) -> None:
+        self.session, self.campaign, self.now, self.settings = session, campaign, now, settings
+        self.steps = steps
+        self.secret = settings.secret()
+        self.tokens: dict[int, str] = {}
+        self.offices: dict[int, tuple[str, Contact | None]] = {}
+        self.issuer = _issuer_name(session, campaign)
+        self.days_left: dict[tuple[datetime, str], int] = {}
+
+    def fetch_tokens(self, unit_ids: set[int]) -> None:
+        self.tokens = unit_tokens(
+            self.session, campaign_id=self.campaign.id or 0, unit_ids=unit_ids,
+            secret=self.secret, by=ACTOR, now=self.now,
+        )  # fmt: skip
+
+    def delivery(self, t: Target, step: Step, channel: str, address: str, role: str
+                 ) -> NewDelivery:  # fmt: skip
+        kind = Kind.ESCALATION if step.escalate and role == "chair" else KIND_OF_STEP[step.kind]
+        # The escalation text counts the overdue reminders already sent (this one excluded).
+        earlier = step.number - 1 if step.kind == StepKind.OVERDUE else 0
+        ctx = self.context(t, overdue_count=earlier)
+        rendered = render_email(kind, ctx) if channel == "email" else None
+        params: dict[str, Any] = {"template": kind.value, "unit_code": t.unit.code}
+        if channel == "zalo":
+            params |= zalo_params(kind, ctx)
+        return NewDelivery(
+            campaign_id=self.campaign.id or 0, assignment_id=t.assignment_id,
+            step_key=step.key, deadline_version=t.deadline_version, kind=kind.value,
+            channel=channel, recipient=address, contact_role=role,
+            subject=rendered.subject if rendered else None,
+            body=rendered.body if rendered else None, params=params, not_before=step.at,
+        )  # fmt: skip
+
+    def context(self, t: Target, *, overdue_count: int) -> MessageContext:
+        office_name, office_contact = self.office(t.requirement.submit_to_unit_id)
+        return MessageContext(
+            unit_name=t.unit.name, unit_code=t.unit.code, unit_short_name=t.unit.short_name,
+            requirement_title=t.requirement.title,
+            issuing_body=f"{self.campaign.issuing_body or ''} {self.issuer}".strip(),
+            plan_number=self.campaign.doc_number, plan_title=self.campaign.title,
+            due_at=t.due_at, working_days_left=self.left(t.due_at, t.unit.calendar),
+            link=link_url(self.settings.public_base_url, self.tokens[t.unit.id]),
+            office_name=office_name, tz=self.settings.tz,
+            office_phone=office_contact.zalo_phone if office_contact else None,
+            office_email=office_contact.email if office_contact else None,
+            overdue_count=overdue_count,
+        )  # fmt: skip
+
+    def office(self, unit_id: int) -> tuple[str, Contact | None]:
+        if unit_id not in self.offices:
+            office = self.session.get(Unit, unit_id)
+            self.offices[unit_id] = (office.name if office else "", _office_contact(
+                self.session, unit_id))  # fmt: skip
+        return self.offices[unit_id]
+
+    def left(self, due_at: datetime, week: str) -> int:
+        if (due_at, week) not in self.days_left:
+            calendar = self.steps.calendar(week)
+            self.days_left[(due_at, week)] = working_days_left(
+                due_at, self.now, calendar, self.settings.tz
+            )
+        return self.days_left[(due_at, week)]
 
 
-def message_context(
-    session: Session,
-    campaign: Campaign,
-    t: Target,
-    *,
-    now: datetime,
-    settings: Settings,
-    calendar: WorkingCalendar,
-    overdue_count: int = 0,
-) -> MessageContext:
-    office = session.get(Unit, t.requirement.submit_to_unit_id)
-    office_contact = session.exec(
-        select(Contact)
-        .where(Contact.unit_id == t.requirement.submit_to_unit_id)
-        .order_by(col(Contact.role) != "office")
-    ).first()
+def _issuer_name(session: Session, campaign: Campaign) -> str:
     issuer = session.get(Unit, campaign.issuer_unit_id)
-    token = token_for(
-        session,
-        campaign_id=campaign.id or 0,
-        unit_id=t.unit.id or 0,
-        secret=settings.secret(),
-        by=ACTOR,
-        now=now,
+    return issuer.name if issuer else ""
+
+
+def _office_contact(session: Session, unit_id: int) -> Contact | None:
+    return session.exec(
+        select(Contact).where(Contact.unit_id == unit_id).order_by(col(Contact.role) != "office")
+    ).first()
+
+
+def unit_tokens(
+    session: Session,
+    *,
+    campaign_id: int,
+    unit_ids: set[int],
+    secret: bytes,
+    by: str,
+    now: datetime,
+) -> dict[int, str]:
+    """Each unit's current link token, issuing a first link to those that have none — what
+    dondoc.links.token_for does for one unit, in two statements for all of them. A concurrent
+    issue for the same unit fails the insert (unique active link): the tick is retried."""
+    nonces: dict[int, str] = dict(
+        session.execute(  # type: ignore[arg-type]
+            select_columns(col(UploadLink.unit_id), col(UploadLink.nonce)).where(
+                col(UploadLink.campaign_id) == campaign_id, col(UploadLink.revoked_at).is_(None)
+            )
+        ).all()
     )
-    return MessageContext(
-        unit_name=t.unit.name,
-        unit_code=t.unit.code,
-        unit_short_name=t.unit.short_name,
-        requirement_title=t.requirement.title,
-        issuing_body=f"{campaign.issuing_body or ''} {issuer.name if issuer else ''}".strip(),
-        plan_number=campaign.doc_number,
-        plan_title=campaign.title,
-        due_at=t.due_at,
-        working_days_left=working_days_left(t.due_at, now, calendar, settings.tz),
-        link=link_url(settings.public_base_url, token),
-        office_name=office.name if office else "",
-        tz=settings.tz,
-        office_phone=office_contact.zalo_phone if office_contact else None,
-        office_email=office_contact.email if office_contact else None,
-        overdue_count=overdue_count,
-    )
+    fresh = {u: secrets.token_hex(16) for u in sorted(unit_ids - nonces.keys())}
+    rows = [
+        {"campaign_id": campaign_id, "unit_id": u, "nonce": nonce, "created_at": now,
+         "created_by": by, "token_hash": token_hash(_token(secret, nonce))}
+        for u, nonce in fresh.items()
+    ]  # fmt: skip
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(UploadLink), rows[start : start + 2000])
+    nonces |= fresh
+    return {u: _token(secret, nonces[u]) for u in unit_ids}
 
 
 def recheck(session: Session, delivery: Delivery, now: datetime) -> str | None:

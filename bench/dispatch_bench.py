@@ -1,0 +1,226 @@
+"""Dispatching the outbox: 1,000 emails through dondoc's dispatcher (claim, re-check, mark
+sending, Apprise over SMTP, record) to a local SMTP server (aiosmtpd), against a bare smtplib
+loop to the same server; then 1,000 Zalo template messages to the fake Zalo API over HTTP.
+
+    PYTHONPATH=. .venv/bin/python bench/dispatch_bench.py [--messages 1000] [--paced 25]
+    PYTHONPATH=. .venv/bin/python bench/dispatch_bench.py \
+        --pg postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+(PYTHONPATH=. from the checkout: it serves the test suite's SMTP server and fake Zalo.) dondoc's own
+pacing (dondoc.remindrun.RATES, at most 5 emails and 3 Zalo messages a second per process) is
+switched off for the throughput figures: `dispatch(..., pacer=None)` is dispatch_due without
+it. `--paced N` also sends N emails with that pacing on, to show the cap it sets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+from dashboard_load import database
+from pydantic import SecretStr
+from remind_bench import NOW, build
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dondoc.db import make_engine
+from dondoc.dispatch import Pacer, dispatch
+from dondoc.migrate import upgrade
+from dondoc.outbox import NewDelivery, enqueue
+from dondoc.reminding import recheck
+from dondoc.remindrun import RATES
+from dondoc.settings import get_settings
+from dondoc.zalotokens import DatabaseTokenStore, seed_tokens
+from notifications.base import Channel
+from notifications.email import EmailChannel
+from notifications.zalo import ZaloClient, ZaloConfig
+from notifications.zalochannel import ZaloChannel
+from tests.support.fake_zalo import FakeClock, FakeZalo
+from tests.support.server import serving
+from tests.support.smtp import Inbox, smtp_server
+from tests.test_zalo_outbox import BEFORE as TEMPLATE  # dondoc's parameters, as registered
+
+SUBJECT = "[01/KH-LĐLĐ] Nhắc nộp Báo cáo sơ kết — hạn 23:59 thứ Ba, ngày 24/11/2015"
+BODY = (
+    "Kính gửi: Ban Chấp hành CĐCS Công ty TNHH số {i}\n\n"
+    "Thực hiện Kế hoạch số 01/KH-LĐLĐ, đề nghị đơn vị gửi Báo cáo sơ kết trước 23:59 thứ Ba, "
+    "ngày 24/11/2015 (còn 3 ngày làm việc) tại: http://127.0.0.1:8000/u/{i}\n\n"
+    "Trân trọng.\nVăn phòng Liên đoàn Lao động quận\n"
+) * 3  # about the length of dondoc's reminder
+
+
+def rows(n: int, channel: str, first_step: int = 0) -> list[NewDelivery]:
+    """One message per assignment (ids 1..n), all due now."""
+    return [_row(i, channel, f"before-{first_step}") for i in range(n)]
+
+
+def _row(i: int, channel: str, step: str) -> NewDelivery:
+    if channel == "email":
+        address, params = f"cd{i}@example.invalid", {"template": "before"}
+    else:
+        address, params = f"0900 {i // 1000:03d} {i % 1000:03d}", _zalo_params(i)
+    return NewDelivery(
+        campaign_id=1, assignment_id=i + 1, step_key=step, deadline_version=0, kind="before",
+        channel=channel, recipient=address, not_before=NOW, subject=SUBJECT,
+        body=BODY.format(i=i), params=params,
+    )  # fmt: skip
+
+
+def _zalo_params(i: int) -> dict[str, str]:
+    return {"template": "before", "unit": f"CĐCS Công ty TNHH số {i}",
+            "deadline": "23:59 24/11/2015", "days_left": "còn 3 ngày làm việc",
+            "plan_number": "01/KH-LĐLĐ",
+            "office_phone": "0900 001 302", "link": f"http://127.0.0.1:8000/u/{i}"}  # fmt: skip
+
+
+def put(engine: Engine, items: list[NewDelivery]) -> None:
+    with Session(engine) as session:
+        for start in range(0, len(items), 1000):
+            enqueue(session, items[start : start + 1000], now=NOW)
+        session.commit()
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def run_dispatch(engine: Engine, channels: dict[str, Channel], pacer: Pacer | None) -> Counter[str]:
+    return dispatch(engine, channels, now=NOW, worker="bench", limit=100_000, recheck=recheck,
+                    pacer=pacer)  # fmt: skip
+
+
+def bare_smtplib(port: int, n: int, *, reuse: bool) -> None:
+    """The reference: the same messages straight through smtplib, no database."""
+    if reuse:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for i in range(n):
+                smtp.send_message(_mime(i))
+        return
+    for i in range(n):
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.send_message(_mime(i))
+
+
+def _mime(i: int) -> EmailMessage:
+    mime = EmailMessage()
+    mime["From"], mime["To"], mime["Subject"] = (
+        "dondoc@localhost",
+        f"cd{i}@example.invalid",
+        SUBJECT,
+    )
+    mime.set_content(BODY.format(i=i))
+    return mime
+
+
+def email_figures(engine: Engine, n: int, paced: int) -> None:
+    with smtp_server() as (inbox, port):
+        os.environ["DONDOC_SMTP_URL"] = f"mailto://127.0.0.1:{port}"
+        get_settings.cache_clear()
+        channels: dict[str, Channel] = {"email": EmailChannel(get_settings())}
+        put(engine, rows(n, "email"))
+        seconds, summary = timed(lambda: run_dispatch(engine, channels, None))
+        assert summary == Counter({"sent": n}) and len(inbox.messages) == n, summary
+        report("dondoc dispatch, email (no pacing)", n, seconds)
+        for reuse in (True, False):
+            before = len(inbox.messages)
+            bare, _ = timed(lambda reuse=reuse: bare_smtplib(port, n, reuse=reuse))  # type: ignore[misc]
+            assert len(inbox.messages) - before == n
+            how = "one connection" if reuse else "a connection per message"
+            report(f"bare smtplib loop, {how}", n, bare, ratio=bare / seconds)
+        if paced:
+            put(engine, rows(paced, "email", first_step=1))
+            slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(RATES)))
+            report(f"dondoc dispatch, email, paced at {RATES['email']:g}/s", paced, slow)
+        _check_once(inbox, n, paced)
+
+
+def _check_once(inbox: Inbox, n: int, paced: int) -> None:
+    """Every recipient got exactly what was queued for it (bare loops included)."""
+    counts = Counter(rcpt for _, rcpts in inbox.envelopes for rcpt in rcpts)
+    expected = {f"cd{i}@example.invalid": 3 + (i < paced) for i in range(n)}
+    assert counts == expected, "a message was lost or sent twice"
+
+
+@contextmanager
+def zalo_channel(engine: Engine) -> Iterator[tuple[FakeZalo, ZaloChannel, str]]:
+    clock = FakeClock(NOW)
+    fake = FakeZalo(clock=clock, templates={"before": TEMPLATE})
+    fake.set_quota(10 * 1000 * 1000)
+    with serving(fake.app()) as base:
+        access, refresh = fake.issue_pair()
+        with Session(engine) as session:
+            seed_tokens(session, app_id=fake.app_id, access=access, refresh=refresh,
+                        expires_at=NOW + timedelta(hours=25), now=NOW)  # fmt: skip
+            session.commit()
+        config = ZaloConfig(app_id=fake.app_id, secret_key=SecretStr(fake.secret_key),
+                            base_url=base, oauth_url=f"{base}/v4/oa/access_token",
+                            templates={"before": TEMPLATE})  # fmt: skip
+        client = ZaloClient(config, DatabaseTokenStore(engine, fake.app_id, clock=clock),
+                            clock=clock)  # fmt: skip
+        try:
+            yield fake, ZaloChannel(client), access
+        finally:
+            client.close()
+
+
+def zalo_figures(engine: Engine, n: int) -> None:
+    with zalo_channel(engine) as (fake, channel, access):
+        put(engine, rows(n, "zalo", first_step=2))
+        seconds, summary = timed(lambda: run_dispatch(engine, {"zalo": channel}, None))
+        assert summary == Counter({"sent": n}) and len(fake.messages) == n, summary
+        report("dondoc dispatch, Zalo (no pacing)", n, seconds)
+        base = str(channel.client.config.base_url)
+        bare, _ = timed(lambda: bare_httpx(base, access, n))
+        assert len(fake.messages) == 2 * n
+        report("bare httpx loop to the fake Zalo", n, bare, ratio=bare / seconds)
+
+
+def bare_httpx(base: str, access: str, n: int) -> None:
+    with httpx.Client(base_url=base, headers={"access_token": access}) as http:
+        for i in range(n):
+            data = {k: v for k, v in _zalo_params(i).items() if k != "template"}
+            body = {"phone": f"84900{i:06d}", "template_id": TEMPLATE.template_id,
+                    "template_data": data, "tracking_id": f"bare{i}"}  # fmt: skip
+            assert http.post("/message/template", json=body).json()["error"] == 0
+
+
+def report(label: str, n: int, seconds: float, ratio: float | None = None) -> None:
+    share = f"  dondoc = {ratio:.0%} of this" if ratio is not None else ""
+    print(f"  {label:48} {n:>5} in {seconds:6.2f} s = {n / seconds:7.1f}/s{share}")
+
+
+def measure(url: str, n: int, paced: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    build(engine, n, submitted=0.0, exempt=0.0)
+    print(f"{engine.dialect.name}: {n} messages per run")
+    email_figures(engine, n, paced)
+    zalo_figures(engine, n)
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--paced", type=int, default=0, help="also send N emails paced")
+    parser.add_argument("--pg", default=None, help="PostgreSQL admin URL (default: SQLite)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DONDOC_VAR_DIR"] = tmp
+        with database(Path(tmp), args.pg) as url:
+            measure(url, args.messages, args.paced)
+
+
+if __name__ == "__main__":
+    main()
