@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.office import actions, auth, campaigns, exports, recording, units
+from web.office import actions, auth, campaigns, consolidations, exports, recording, units
 
 router = APIRouter()
-for module in (auth, campaigns, units, recording, actions, exports):
+for module in (auth, campaigns, units, recording, actions, exports, consolidations):
     router.include_router(module.router, prefix="/office")
