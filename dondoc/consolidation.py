@@ -117,6 +117,18 @@ def for_completion(session: Session, completion_id: int) -> Consolidation | None
     ).first()
 
 
+def stalled_claims(session: Session, *, seen_before: datetime) -> list[tuple[int, str]]:
+    """Claims seen before `seen_before` that have no consolidation yet: their event was lost
+    or the trigger is off. (requirement id, state key), oldest first."""
+    rows = session.exec(
+        select(RequirementCompletion.requirement_id, RequirementCompletion.state_key)
+        .outerjoin(Consolidation, col(Consolidation.completion_id) == RequirementCompletion.id)
+        .where(col(Consolidation.id).is_(None), RequirementCompletion.seen_at <= seen_before)
+        .order_by(col(RequirementCompletion.seen_at), col(RequirementCompletion.id))
+    )
+    return [(rid, key) for rid, key in rows]
+
+
 def files_of(session: Session, consolidation_id: int) -> list[ConsolidationFile]:
     return list(
         session.exec(

@@ -19,7 +19,7 @@ from dondoc.consolidation import ConsolidationError, consolidate_claim
 from dondoc.consolidation_notice import Summary, enqueue_notice, summarise, summary_markdown
 from dondoc.db import session_scope
 from dondoc.settings import get_settings
-from flows.tracking import artifact_key
+from flows.keys import artifact_key
 from models import RequirementCompletion
 
 __all__ = ["ConsolidationError", "consolidate"]

@@ -7,7 +7,6 @@ one consolidation per complete state; events are emitted only for claims this ru
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from dondoc.completion import Claim, Progress, claim_completions
+from dondoc.consolidation import stalled_claims
 from dondoc.db import session_scope
 from dondoc.errors import DondocError
 from dondoc.rules.deadlines import format_deadline_vi
@@ -34,11 +34,16 @@ from dondoc.rules.status import STATUS_LABELS_VI, Status
 from dondoc.settings import Settings, get_settings
 from dondoc.tracking import StatusRow, campaign_status
 from dondoc.watchfolder import IntakeResult, intake_folder, watch_config
+from flows.consolidate import consolidate
+from flows.keys import artifact_key
 from models import Campaign
 from models.enums import CampaignStatus
 
 RECEIVED_EVENT = "dondoc.submission.received"
 COMPLETED_EVENT = "dondoc.requirement.completed"
+# The event trigger starts a consolidation within seconds; a claim left this long without one
+# is started by the tracking flow itself.
+STALLED_AFTER = timedelta(minutes=15)
 MISSING_OR_LATE = (Status.OVERDUE, Status.LATE, Status.RETURNED)
 
 
@@ -81,6 +86,10 @@ def track_submissions(
         emit_events(sweep)  # 3. received submissions, newly claimed completions
         publish_artifacts(sweep, tz.key)  # 4. progress, missing and late units, summary
         sweeps.append(sweep)
+    # 5. A claim whose consolidation never started (its event lost, the trigger off): start
+    # it here; drafting is once per claim, so a late trigger run finds it done.
+    for requirement_id, state_key in stalled(moment - STALLED_AFTER):
+        consolidate(requirement_id, state_key)
     if failed:
         raise TrackingError(f"the sweep failed for {', '.join(failed)} (see its task run)")
     return sweeps
@@ -93,6 +102,12 @@ def is_stale(scheduled: datetime | None, started: datetime, max_lateness: timede
 def _transient(task: Any, task_run: Any, state: State[Any]) -> bool:
     """Retry a lost or busy database only; any other error fails at once."""
     return isinstance(state.data, OperationalError)
+
+
+@task(cache_policy=NO_CACHE)
+def stalled(seen_before: datetime) -> list[tuple[int, str]]:
+    with session_scope() as session:
+        return stalled_claims(session, seen_before=seen_before)
 
 
 @task(cache_policy=NO_CACHE)
@@ -192,11 +207,6 @@ def publish_artifacts(sweep: CampaignSweep, tz_name: str) -> None:
         key=artifact_key("status", sweep.campaign_code),
         description=f"{sweep.campaign_code}: tình hình nộp báo cáo",
     )
-
-
-def artifact_key(*parts: str) -> str:
-    """Prefect accepts lowercase letters, digits and dashes only."""
-    return "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
 
 
 def percent(p: Progress) -> float:

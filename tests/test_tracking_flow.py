@@ -49,7 +49,7 @@ from flows.tracking import (
     sweep_campaign,
     track_submissions,
 )
-from models import Requirement, RequirementCompletion, Submission, SubmissionFile
+from models import Consolidation, Requirement, RequirementCompletion, Submission, SubmissionFile
 from tests.support.tracking import (
     CAMPAIGN,
     DEPARTMENTS,
@@ -152,9 +152,28 @@ def test_the_flow_tracks_the_seed_and_starts_one_consolidation_when_the_last_uni
     assert completed[0].payload == {"campaign_id": second.campaign_id, **vars(claim)}
     assert completed[0].resource.id == f"dondoc.requirement.{claim.requirement_id}"
 
-    manifest = consolidate(**trigger_parameters(completed[0]))
-    assert [line.counted for line in manifest.lines] == ["1"] * 7
-    assert "LDLD-Q1-UBKT" in latest_artifact("consolidation-q1-so-ket-2015-ban-chuyen-de")
+    summary = consolidate(**trigger_parameters(completed[0]))
+    assert (summary.version, summary.counts.submitted, summary.counts.late) == (1, 7, 1)
+    assert "Đã nộp 7/7" in latest_artifact("consolidation-q1-so-ket-2015-ban-chuyen-de")
+    track_submissions(now=local("2015-11-23 10:00"), settle_seconds=0)
+    assert count(Consolidation) == 1  # drafted by the trigger's run: nothing stalled
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_claim_whose_event_was_lost_is_consolidated_by_a_later_tracking_run(
+    folder: Path, tmp_path: Path
+) -> None:
+    load_seed(tmp_path / "plan", departments_reviewed=False)
+    for code in DEPARTMENTS:
+        submit(code, local("2015-11-20 10:00"))
+    [claimed] = track_submissions(now=local("2015-11-21 09:00"), settle_seconds=0)
+    track_submissions(now=local("2015-11-21 09:10"), settle_seconds=0)  # the trigger may still run
+    assert (len(claimed.claimed), count(Consolidation)) == (1, 0)
+
+    track_submissions(now=local("2015-11-21 09:20"), settle_seconds=0)
+    track_submissions(now=local("2015-11-21 09:30"), settle_seconds=0)
+
+    assert count(Consolidation) == 1
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -13,7 +13,7 @@ from dondoc.intake import record_submission
 from dondoc.office import review
 from dondoc.plans.loader import load_plan
 from dondoc.rules.deadlines import VN_TZ
-from models import Assignment, RequirementCompletion, Submission
+from models import Assignment, Consolidation, RequirementCompletion, Submission
 from models.enums import Channel
 from tests.support.files import CITY, SEED, copy_examples, replace_once
 
@@ -70,6 +70,6 @@ def accept(submission_id: int, at: datetime) -> None:
         review(session, sub, assignment, accept=True, reason=None, by="vanthu", now=at)
 
 
-def count(model: type[Submission] | type[RequirementCompletion]) -> int:
+def count(model: type[Submission] | type[RequirementCompletion] | type[Consolidation]) -> int:
     with session_scope() as session:
         return session.exec(select(func.count()).select_from(model)).one()
