@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.office import actions, auth, campaigns, consolidations, exports, recording, units
+from web.office import (
+    actions,
+    auth,
+    campaigns,
+    consolidations,
+    exports,
+    recording,
+    reminders,
+    units,
+)
 
 router = APIRouter()
-for module in (auth, campaigns, units, recording, actions, exports, consolidations):
+for module in (auth, campaigns, units, recording, actions, exports, consolidations, reminders):
     router.include_router(module.router, prefix="/office")
