@@ -6,20 +6,25 @@ session, on the campaign of dashboard_bench.py (10 000 units by default).
     .venv/bin/python bench/dashboard_load.py --url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 --url is a PostgreSQL server's admin URL: a throw-away database is created beside it and dropped
-afterwards (default: a fresh SQLite file). --workers N > 1 serves the same app with
-`uvicorn --factory --workers N` instead of `dondoc serve`.
+afterwards (default: a fresh SQLite file). --workers N runs `dondoc serve --workers N`.
+--submit-every S records a report every S seconds during the run (in the database, as an
+upload or the Prefect worker would): each is a change every server process must show on the
+next page view, so each costs every process a rebuild of the campaign's snapshot.
 
 Each client sends its requests one after the other, without pause (a closed loop: the server
 always has N requests in hand), cycling through four kinds of page, its own starting kind so that
 every kind is asked for concurrently. Each client connects from its own loopback address
-(127.0.0.2 …), as each office computer would: the login limit counts per address. Prints
-p50/p95/max per kind and overall, and the throughput. Bounded in requests and in time
-(--max-seconds); loopback only."""
+(127.0.0.2 …), as each office computer would: the login limit counts per address. Before the
+timed run, client 0 asks once for each kind and every client once for the campaign page, so that
+every server process has compiled its templates and built its snapshot. Prints p50/p95/max per
+kind and overall, and the throughput. Bounded in requests and in time (--max-seconds); loopback
+only."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -30,16 +35,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from dashboard_bench import NOW, PAGES, build
-from sqlalchemy import create_engine, text
-from sqlmodel import Session
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col
 
 from dondoc.accounts import create_user
-from dondoc.db import make_engine
+from dondoc.db import make_engine, session_scope
+from dondoc.intake import record_submission
 from dondoc.migrate import upgrade
+from models import Assignment, Submission
+from models.enums import Channel
 
 CAMPAIGN_URL = "/office/c/bench"
 KINDS = {
@@ -104,11 +114,8 @@ def free_port() -> int:
 @contextmanager
 def server(tmp: Path, url: str, workers: int) -> Iterator[str]:
     port = free_port()
-    if workers == 1:
-        command = [sys.executable, "-m", "dondoc", "serve", "--port", str(port)]
-    else:
-        command = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
-                   "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    command = [sys.executable, "-m", "dondoc", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)] if workers > 1 else []
     env = {**os.environ, "DONDOC_DATABASE_URL": url, "DONDOC_VAR_DIR": str(tmp)}
     with (tmp / "server.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=tmp, env=env, stdout=log, stderr=log)
@@ -169,21 +176,71 @@ async def run_client(
     return samples
 
 
-async def load(base: str, clients: int, requests: int, max_seconds: float) -> list[Sample]:
-    sessions = [await logged_in(base, n) for n in range(clients)]
+async def warm_up(sessions: list[httpx.AsyncClient]) -> None:
+    for query in KINDS.values():  # templates compiled, caches filled…
+        assert (await sessions[0].get(CAMPAIGN_URL + query)).status_code == 200
+    warm = await asyncio.gather(*(c.get(CAMPAIGN_URL) for c in sessions))  # …in every process
+    assert all(r.status_code == 200 for r in warm)
+
+
+async def load(base: str, args: argparse.Namespace, url: str) -> list[Sample]:
+    sessions = [await logged_in(base, n) for n in range(args.clients)]
+    stop = asyncio.Event()
     try:
-        for query in KINDS.values():  # warm up: templates compiled, caches filled
-            assert (await sessions[0].get(CAMPAIGN_URL + query)).status_code == 200
-        stop_at = time.monotonic() + max_seconds
+        await warm_up(sessions)
+        writes = asyncio.create_task(submit_every(url, args.submit_every, stop))
+        stop_at = time.monotonic() + args.max_seconds
         started = time.perf_counter()
-        runs = [run_client(c, n, requests, stop_at) for n, c in enumerate(sessions)]
+        runs = [run_client(c, n, args.requests, stop_at) for n, c in enumerate(sessions)]
         results = await asyncio.gather(*runs)
         elapsed = time.perf_counter() - started
+        stop.set()
+        recorded = await writes
     finally:
         await asyncio.gather(*(c.aclose() for c in sessions))
     samples = [s for r in results for s in r]
     print(f"  {len(samples)} requests in {elapsed:.1f} s: {len(samples) / elapsed:.1f} req/s")
+    if args.submit_every:
+        print(f"  {recorded} reports recorded during the run")
     return samples
+
+
+# --- writes during the run ----------------------------------------------------------------------
+
+
+async def submit_every(url: str, seconds: float | None, stop: asyncio.Event) -> int:
+    """Record a missing unit's report every `seconds` until `stop`; how many were recorded."""
+    if not seconds:
+        return 0
+    engine = make_engine(url)
+    try:
+        missing, recorded = await asyncio.to_thread(missing_assignments, engine), 0
+        while recorded < len(missing) and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+            if not stop.is_set():
+                await asyncio.to_thread(record, engine, missing[recorded])
+                recorded += 1
+        return recorded
+    finally:
+        engine.dispose()
+
+
+def missing_assignments(engine: Engine) -> list[int]:
+    reported = select_columns(col(Submission.assignment_id))
+    query = select_columns(col(Assignment.id)).where(col(Assignment.id).not_in(reported))
+    with Session(engine) as session:
+        return [int(i) for i in session.execute(query.order_by(col(Assignment.id))).scalars()]
+
+
+def record(engine: Engine, assignment_id: int) -> None:
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        assignment = session.get_one(Assignment, assignment_id)
+        record_submission(
+            session, assignment=assignment, received_at=now, channel=Channel.EMAIL,
+            recorded_by="bench", now=now,
+        )  # fmt: skip
 
 
 def report(samples: list[Sample]) -> None:
@@ -207,6 +264,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--url", default=None, help="PostgreSQL admin URL (default: SQLite)")
+    parser.add_argument("--submit-every", type=float, default=None, help="seconds")
     args = parser.parse_args()
     if not 1 <= args.clients <= 200:
         parser.error("--clients: 1 to 200")
@@ -217,7 +275,7 @@ def main() -> None:
             backend = url.split(":", 1)[0].split("+", 1)[0]
             print(f"{backend}, {args.units} units, {args.clients} clients x {args.requests} "
                   f"requests, {args.workers} server process(es): ms per request")  # fmt: skip
-            report(asyncio.run(load(base, args.clients, args.requests, args.max_seconds)))
+            report(asyncio.run(load(base, args, url)))
 
 
 if __name__ == "__main__":

@@ -10,21 +10,21 @@ loading its submissions into Python (bench/status_bench.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, Subquery, and_, case, func
+from sqlalchemy import Row, Select, Subquery, and_, case, func, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dondoc.rules.status import ReviewState, Status
 from models import Assignment, Requirement, Submission, Unit
 
 
-@dataclass(frozen=True)
-class TableRow:
+class TableRow(NamedTuple):
+    """One assignment's row (a named tuple: 10,000 of them are built at once)."""
+
     assignment_id: int
     submission_id: int | None  # the latest version received as of `now`
     unit_code: str
@@ -124,6 +124,7 @@ def status_rows(
             table,
             col(Unit.code).label("unit_code"),
             col(Unit.name).label("unit_name"),
+            col(Unit.short_name).label("unit_short_name"),
             col(Unit.sector).label("sector"),
             col(Unit.ward).label("ward"),
             col(Requirement.code).label("requirement_code"),
@@ -134,6 +135,34 @@ def status_rows(
         .order_by(col(Requirement.position), col(Unit.code), table.c.assignment_id)
     )
     return query, table
+
+
+def status_window(
+    session: Session, campaign_id: int, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The last moment at or before `now` and the first after it at which a status of the
+    campaign can change with time alone (None: no such moment): a deadline passing (the plan's
+    or an extension's) or a report's time of receipt arriving (one recorded ahead of time).
+    Between the two, every status as of `now` stays the same."""
+    in_campaign = col(Requirement.campaign_id) == campaign_id
+    moments = union_all(
+        select_columns(col(Requirement.due_at).label("at")).where(in_campaign),
+        select_columns(col(Assignment.extended_due_at))
+        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+        .where(in_campaign, col(Assignment.extended_due_at).is_not(None)),
+        select_columns(col(Submission.received_at))
+        .join(Assignment, col(Assignment.id) == Submission.assignment_id)
+        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+        .where(in_campaign),
+    ).subquery("moments")
+    at = moments.c.at
+    since, until = session.execute(
+        select_columns(func.max(case((at <= now, at))), func.min(case((at > now, at))))
+    ).one()
+    return since, until
+
+
+_STATUSES = {s.value: s for s in Status}
 
 
 def to_row(row: Row[Any]) -> TableRow:
@@ -147,7 +176,7 @@ def to_row(row: Row[Any]) -> TableRow:
         requirement_label=m["requirement_label"],
         sector=m["sector"],
         ward=m["ward"],
-        status=Status(m["status"]),
+        status=_STATUSES[m["status"]],
         due_at=m["due_at"],
         extended=bool(m["extended"]),
         versions=m["versions"],

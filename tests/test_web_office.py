@@ -228,6 +228,21 @@ def test_the_campaign_page_counts_progress_per_requirement(client: TestClient) -
     assert "Tình hình tính đến 09:00 thứ Tư, ngày 25/11/2015" in page.text
 
 
+def test_the_campaign_page_shows_a_change_on_the_next_view(
+    client: TestClient, clock: Clock
+) -> None:
+    before = client.get(BASE)
+    assert (count(before, "cdcs", "on_time"), count(before, "cdcs", "overdue")) == (2, 50)
+    form = {"requirement": "cdcs", "idempotency_key": "k-cd009", "channel": "email",
+            "received_at": "2015-11-24T10:00"}  # fmt: skip
+    act(client, "Q1-CD009", "record", **form)
+    after = client.get(f"{BASE}?status=on_time")
+    assert (count(after, "cdcs", "on_time"), count(after, "cdcs", "overdue")) == (3, 49)
+    assert "Q1-CD009" in units_in(after)
+    clock.now = local("2015-11-28 00:00")  # CD003's extension has run out
+    assert count(client.get(BASE), "cdcs", "pending") == 0
+
+
 def test_the_campaign_list_shows_the_overall_progress(client: TestClient) -> None:
     page = client.get("/office")
     assert "95/KH-LĐLĐ" in page.text

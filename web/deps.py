@@ -15,8 +15,9 @@ from models import OfficeUser
 SESSION_USER = "uid"
 
 
-def get_now() -> datetime:
-    """The request's one clock reading; tests override this dependency to freeze time."""
+async def get_now() -> datetime:
+    """The request's one clock reading; tests override this dependency to freeze time.
+    (async: a plain function would be sent to the thread pool and back on every request)"""
     return datetime.now(UTC)
 
 

@@ -78,6 +78,8 @@ def review_label(state: str) -> str:
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    # Templates change only with a new release: no file checks on every page.
+    templates.env.auto_reload = False
     templates.env.filters.update(
         vn_deadline=vn_deadline,
         vn_datetime=vn_datetime,

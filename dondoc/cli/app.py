@@ -220,13 +220,21 @@ def links(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (one per CPU core serves the most).")
+    ] = 1,
 ) -> None:
     """Run the web app (units' upload pages and the office dashboard)."""
     import uvicorn
 
-    from web.app import create_app
+    if workers == 1:
+        from web.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        return
+    # Several processes: each imports and builds the app itself.
+    factory = "web.app:create_app"
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @users_app.command("ensure-demo")

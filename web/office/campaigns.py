@@ -19,7 +19,7 @@ router = APIRouter()
 Text = Annotated[str | None, Query()]
 
 
-def unit_filter(
+async def unit_filter(  # async: no trip through the thread pool
     status: Text = None,
     req: Text = None,
     sector: Text = None,
@@ -70,12 +70,13 @@ def campaign_page(
 ) -> Response:
     campaign = campaign_or_404(session, code)
     number = int(page) if page and page.isdigit() else 1
+    shown = dashboard.snapshot(session, campaign, now=now)
     context = {
         "campaign": campaign,
         "now": now,
-        "progress": dashboard.progress(session, campaign, now=now),
-        "options": dashboard.filter_options(session, campaign),
-        "page": dashboard.unit_page(session, campaign, now=now, filters=filters, page=number),
+        "progress": shown.progress,
+        "options": shown.options,
+        "page": shown.table.page(filters, number),
         "filters": filters,
         "filter_query": filter_query,
         "statuses": STATUS_LABELS_VI,
