@@ -3,15 +3,17 @@ Each change is audited."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from dondoc.errors import DondocError
-from dondoc.links import issue_link, link_url, token_for
+from dondoc.links import issue_link
+from dondoc.notices import Addressee, consenting_emails, email_rows, unit_context
+from dondoc.outbox import enqueue
 from dondoc.rules.deadlines import Deadline, format_deadline_vi
 from dondoc.rules.status import effective_due
 from dondoc.settings import Settings
@@ -19,14 +21,13 @@ from models import (
     Assignment,
     AuditEvent,
     Campaign,
-    Contact,
     Extension,
     Requirement,
     Submission,
     Unit,
 )
 from models.enums import ReviewState
-from notifications.email import Email, EmailError, mask, send_email
+from notifications.messages import Kind
 
 
 class ActionError(DondocError):
@@ -161,7 +162,7 @@ def reissue_link(
 
 @dataclass(frozen=True)
 class NoticeOutcome:
-    sent: int
+    sent: int  # messages handed to the outbox (the dispatcher sends them)
     failed: int
 
 
@@ -177,80 +178,23 @@ def notify_returned(
     by: str,
     now: datetime,
 ) -> NoticeOutcome:
-    """Email the unit's contacts who consented that a version was returned, with its link.
-    Call it after the return is committed: a failed send must not undo the decision. Each
-    attempt is audited with the address masked."""
-    token = token_for(
-        session,
-        campaign_id=campaign.id or 0,
-        unit_id=unit.id or 0,
-        secret=settings.secret(),
-        by=by,
-        now=now,
+    """Put in the outbox, for each of the unit's contacts who agreed to email, the notice that
+    a version was returned, with what to correct and the unit's link (step "returned-<id>":
+    once per version). Nothing is sent here, so the office's request never waits on SMTP;
+    the unit page lists each message and its outcome."""
+    to = Addressee(campaign=campaign, requirement=requirement, assignment=assignment, unit=unit)
+    ctx = replace(
+        unit_context(session, to, now=now, settings=settings),
+        version=submission.version,
+        received_at=submission.received_at,
+        return_reason=submission.return_reason,
     )
-    subject, body = return_notice(
-        campaign=campaign,
-        requirement=requirement,
-        unit=unit,
-        submission=submission,
-        due_at=effective_due(requirement.due_at, assignment.extended_due_at),
-        link=link_url(settings.public_base_url, token),
-        tz=settings.tz,
-    )
-    sent = failed = 0
-    for address in consented_emails(session, unit.id or 0):
-        details: dict[str, str | int] = {"to": mask(address), "version": submission.version}
-        try:
-            send_email(Email(address, subject, body), settings)
-        except EmailError as exc:
-            failed += 1
-            details |= {"error": str(exc), "permanent": int(exc.permanent)}
-        else:
-            sent += 1
-        action = "notice.failed" if "error" in details else "notice.sent"
-        _audit(session, assignment, action, by, now, details)
+    rows = email_rows(to, Kind.RETURNED, ctx, step_key=f"returned-{submission.id}",
+                      recipients=consenting_emails(session, unit.id or 0), now=now)  # fmt: skip
+    enqueue(session, rows, now=now)
     session.flush()
-    return NoticeOutcome(sent, failed)
+    return NoticeOutcome(sent=len(rows), failed=0)
 
 
 def consented_emails(session: Session, unit_id: int) -> list[str]:
-    contacts = session.exec(
-        select(Contact)
-        .where(Contact.unit_id == unit_id, col(Contact.consent_email).is_(True))
-        .order_by(col(Contact.id))
-    )
-    return list(dict.fromkeys(c.email for c in contacts if c.email))
-
-
-def return_notice(
-    *,
-    campaign: Campaign,
-    requirement: Requirement,
-    unit: Unit,
-    submission: Submission,
-    due_at: datetime,
-    link: str,
-    tz: ZoneInfo,
-) -> tuple[str, str]:
-    """Subject and body (Vietnamese) of the message telling a unit to correct its report."""
-    received = submission.received_at.astimezone(tz)
-    subject = f"Đề nghị bổ sung báo cáo: {requirement.title}"
-    body = "\n".join(
-        [
-            f"Kính gửi: {unit.name}",
-            "",
-            f"Văn phòng đã xem báo cáo của đơn vị theo {campaign.doc_number} "
-            f"({requirement.title}), phiên bản {submission.version} nhận lúc "
-            f"{received:%H:%M} ngày {received:%d/%m/%Y}, và đề nghị đơn vị bổ sung, chỉnh sửa:",
-            "",
-            submission.return_reason or "",
-            "",
-            f"Hạn nộp: {format_deadline_vi(due_at, tz)}.",
-            "Đơn vị vui lòng gửi lại báo cáo đã chỉnh sửa qua đường dẫn riêng của đơn vị:",
-            link,
-            "(Đường dẫn chỉ dành cho đơn vị, xin không chuyển tiếp.)",
-            "",
-            "Trân trọng.",
-        ]
-    )
-    return subject, body
+    return [address for address, _ in consenting_emails(session, unit_id)]

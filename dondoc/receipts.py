@@ -1,19 +1,23 @@
 """Receipts: the number a unit quotes for a submission, what its receipt shows, and the
-acknowledgement sent by email to the unit's contacts (those who consented to email)."""
+acknowledgement put in the outbox for the unit's contacts who consented to email (sent by the
+dispatcher, not by the request that took the submission)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from dondoc.notices import addressee, consenting_emails, email_rows, unit_context
+from dondoc.outbox import enqueue
 from dondoc.rules.deadlines import format_date_vi, format_deadline_vi, weekday_vi
 from dondoc.rules.figures import format_number
 from dondoc.rules.status import effective_due
+from dondoc.settings import Settings
 from models import (
     Assignment,
     Campaign,
@@ -25,6 +29,7 @@ from models import (
     Unit,
 )
 from notifications.email import Email
+from notifications.messages import AttachedFile, Kind
 
 _NUMBER = re.compile(r"^BC-(?P<campaign>[0-9]+)-(?P<submission>[0-9]+)$")
 
@@ -105,6 +110,36 @@ def unit_submission(
         )
     ).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+def enqueue_receipt(
+    session: Session,
+    submission_id: int,
+    *,
+    campaign_id: int,
+    unit_id: int,
+    settings: Settings,
+    now: datetime,
+) -> int:
+    """Put the receipt for each consenting email address in the outbox (step
+    "receipt-<submission id>": once per submission, whoever calls it twice); return how many
+    rows are new. Call it in the transaction that records the submission: a submission and
+    its receipt are committed together or not at all."""
+    receipt = load_receipt(session, submission_id, campaign_id=campaign_id, unit_id=unit_id)
+    if receipt is None:
+        return 0
+    to = addressee(session, receipt.submission.assignment_id)
+    ctx = replace(
+        unit_context(session, to, now=now, settings=settings),
+        receipt_number=receipt.number,
+        received_at=receipt.submission.received_at,
+        version=receipt.submission.version,
+        files=tuple(AttachedFile(f.name, f.size) for f in receipt.files),
+        figures_count=len(receipt.figures),
+    )
+    rows = email_rows(to, Kind.RECEIPT, ctx, step_key=f"receipt-{submission_id}",
+                      recipients=consenting_emails(session, unit_id), now=now)  # fmt: skip
+    return enqueue(session, rows, now=now)
 
 
 @dataclass(frozen=True)

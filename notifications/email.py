@@ -49,7 +49,11 @@ def _to_smtp(message: Email, settings: Settings, url: str) -> None:
     sender = apprise.Apprise()
     if not sender.add(target):
         raise EmailError("the SMTP URL is not valid for Apprise", permanent=True)
-    if not sender.notify(title=message.subject, body=message.body):
+    # Our body is plain text: said so, Apprise keeps its line breaks (the html part gets <br>);
+    # unsaid, it reads the text as HTML and the plain part loses every line break.
+    if not sender.notify(
+        title=message.subject, body=message.body, body_format=apprise.NotifyFormat.TEXT
+    ):
         raise EmailError(f"SMTP refused or failed for {mask(message.to)}", permanent=False)
 
 

@@ -25,7 +25,9 @@ from sqlmodel import Session, select
 
 from dondoc import accounts, dashboard, tracking
 from dondoc.dashboard import UnitFilter
+from dondoc.db import get_engine
 from dondoc.links import resolve, token_for
+from dondoc.remindrun import dispatch_due
 from dondoc.rules.status import Status
 from dondoc.settings import get_settings
 from models import Campaign, IndicatorValue, SubmissionFile
@@ -443,7 +445,7 @@ def test_accepting_a_version(client: TestClient, session: Session) -> None:
 
 
 def test_returning_a_version_emails_the_consenting_contacts_their_link(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, clock: Clock
 ) -> None:
     [version] = versions_of(session, "Q1-CD002")
     refused = act(client, "Q1-CD002", "review", submission_id=str(version.id), decision="return")
@@ -458,8 +460,13 @@ def test_returning_a_version_emails_the_consenting_contacts_their_link(
     )
     assert "Đã trả lại phiên bản 1 để bổ sung. Đã gửi thư báo cho 2 địa chỉ." in page.text
     assert current_status(page) == "returned"
-    assert page.text.count('data-action="notice.sent"') == 2
     assert "lý do: Bổ sung bảng số liệu phụ lục" in page.text  # the history keeps the reason
+    # The request only filled the outbox: the notices wait on the unit page for the dispatcher.
+    assert mails() == []
+    assert page.text.count(f"(returned-{version.id})") == 2
+    assert page.text.count('data-state="pending"') == 2
+    sent = dispatch_due(get_engine(), now=clock.now, settings=get_settings(), worker="test")
+    assert sent == Counter({"sent": 2})
     messages = mails()
     assert sorted(str(m["To"]) for m in messages) == [
         "chutich.q1-cd002@example.invalid",
@@ -467,11 +474,13 @@ def test_returning_a_version_emails_the_consenting_contacts_their_link(
     ]
     body = messages[0].get_content()
     assert "Bổ sung bảng số liệu phụ lục" in body
-    assert "Hạn nộp: 23:59 thứ Ba, ngày 24/11/2015." in body
+    assert "- Hạn nộp: 23:59 thứ Ba, ngày 24/11/2015 (thời hạn đã qua)" in body
     token = re.search(r"/u/([\w-]+)", body)
     assert token is not None
     link = resolve(session, token.group(1))
     assert link is not None and link.unit_id == assignment_of(session, "Q1-CD002").unit_id
+    page = client.get(unit_url("Q1-CD002"))
+    assert page.text.count('data-state="sent"') == 2
 
 
 def test_an_extension_shows_the_new_deadline_and_the_unit_is_pending_again(

@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from notifications.zalo import TokenPair, ZaloError, ZaloTemplate
-from tests.support.smtp import Inbox, smtp_server
+from tests.support.smtp import Inbox, smtp_for_dondoc
 
 Json = dict[str, Any]
 PHONE = re.compile(r"^84[35789]\d{8}$")
@@ -329,9 +329,7 @@ def dondoc_world(
 
     fake, base = served
     fake.reset()
-    with smtp_server() as (inbox, port):
-        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
-        monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret")
+    with smtp_for_dondoc(monkeypatch) as inbox:
         with Session(engine) as session:
             loaded_at = datetime(2015, 11, 5, 2, tzinfo=UTC)
             load_plan(session, copy_examples(tmp_path) / SEED, now=loaded_at, actor="test",

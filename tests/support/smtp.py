@@ -30,7 +30,7 @@ class Inbox:
     def text(message: EmailMessage) -> str:
         """The plain-text body (Apprise sends text and HTML alternatives)."""
         part = message.get_body(preferencelist=("plain",))
-        return str(part.get_content()) if part is not None else ""
+        return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""
 
     def to(self, address: str) -> list[EmailMessage]:
         return [
@@ -50,3 +50,15 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@contextmanager
+def smtp_for_dondoc(monkeypatch: Any) -> Iterator[Inbox]:
+    """A server, with dondoc's settings sending to it (DONDOC_SMTP_URL) and a fixed secret."""
+    from dondoc.settings import get_settings
+
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
+        monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret")
+        get_settings.cache_clear()
+        yield inbox
