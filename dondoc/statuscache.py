@@ -24,9 +24,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from functools import cache
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, Select, func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -85,12 +86,17 @@ class _Kept(Generic[T]):
 
 def change_marker(session: Session) -> Marker:
     """(newest id, rows among the last WINDOW ids) of the audit log and of the submissions."""
+    return tuple(int(v) for v in session.execute(_marker_query()).one())
+
+
+@cache  # built once: constructing it costs more than running it
+def _marker_query() -> Select[Any]:
     parts = []
     for key in (col(AuditEvent.id), col(Submission.id)):
         top = select(func.coalesce(func.max(key), 0)).scalar_subquery()
         recent = select(func.count(key)).where(key > top - WINDOW).scalar_subquery()
         parts += [top, recent]
-    return tuple(int(v) for v in session.execute(select_columns(*parts)).one())
+    return select_columns(*parts)
 
 
 Build = Callable[[Session, int, datetime], tuple[T, Window]]
