@@ -49,6 +49,7 @@ def digest_input(session: Session, campaign: Campaign, *, now: datetime, setting
         office_name=office.name if office else "", now=now, tz=settings.tz,
         requirement_lines=[(title, dict(c)) for title, c in lines.items()],
         units=units, sent_today=_sent_today(session, campaign, now, settings),
+        unknown=_unknown(session, campaign),
     )  # fmt: skip
 
 
@@ -74,7 +75,24 @@ def _sent_today(session: Session, campaign: Campaign, now: datetime, settings: S
                col(Delivery.sent_at) >= start, col(Delivery.sent_at) < start + timedelta(days=1))
         .order_by(col(Delivery.sent_at))
     ).all()  # fmt: skip
-    return [(name, KIND_LABELS_VI.get(Kind(kind), kind), channel) for name, kind, channel in rows]
+    return [(name, _kind_label(kind), channel) for name, kind, channel in rows]
+
+
+def _unknown(session: Session, campaign: Campaign) -> list[tuple[str, str, str]]:
+    """Messages to units whose outcome stayed unknown (dondoc.reconcile could not settle
+    them): never resent blindly, so the office checks them."""
+    rows = session.exec(
+        select(Unit.name, Delivery.kind, Delivery.channel)
+        .join(Assignment, col(Assignment.id) == Delivery.assignment_id)
+        .join(Unit, col(Unit.id) == Assignment.unit_id)
+        .where(Delivery.campaign_id == campaign.id, Delivery.state == "unknown")
+        .order_by(col(Delivery.not_before))
+    ).all()
+    return [(name, _kind_label(kind), channel) for name, kind, channel in rows]
+
+
+def _kind_label(kind: str) -> str:
+    return KIND_LABELS_VI.get(Kind(kind), kind)  # a unit's rows are all of a messages.Kind
 
 
 def office_addresses(session: Session, campaign: Campaign) -> list[Contact]:

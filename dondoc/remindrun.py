@@ -16,10 +16,12 @@ from dondoc.dispatch import Pacer, dispatch
 from dondoc.followups import follow_up
 from dondoc.notices import REMINDER_KINDS
 from dondoc.outbox import enqueue
+from dondoc.reconcile import reconcile_unknown
 from dondoc.reminding import Plan, plan_campaign, recheck
 from dondoc.settings import Settings
 from models import Campaign, Delivery
 from notifications.registry import build_channels
+from notifications.zalochannel import ZaloChannel
 
 # Per channel: sends per second from one process (Zalo allows 4,000 requests a minute per app;
 # SMTP servers throttle bursts).
@@ -49,9 +51,17 @@ def plan_and_enqueue(
 def dispatch_due(
     engine: Engine, *, now: datetime, settings: Settings, worker: str, limit: int = 500
 ) -> Counter[str]:
-    return dispatch(
+    channels = build_channels(settings)
+    zalo = channels.get("zalo")
+    # First settle what Zalo can tell about earlier unknown outcomes (one batch a tick).
+    settled = (
+        reconcile_unknown(engine, zalo.client.message_status, now=now)
+        if isinstance(zalo, ZaloChannel)
+        else Counter[str]()
+    )
+    return settled + dispatch(
         engine,
-        build_channels(settings),
+        channels,
         now=now,
         worker=worker,
         limit=limit,

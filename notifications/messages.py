@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -141,6 +141,8 @@ class DigestInput:
     requirement_lines: list[tuple[str, dict[Status, int]]]
     units: list[DigestUnit]
     sent_today: list[tuple[str, str, str]]  # unit, kind label, channel
+    # Messages whose outcome is unknown (Zalo may have them): unit, kind label, channel.
+    unknown: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def render_digest(d: DigestInput) -> Rendered:
         "sent": sent,
         "sent_totals": Counter((kind, channel) for _, kind, channel in sent).most_common(),
         "no_contact": _units_in([u for u in d.units if u.no_contact], _REACHABLE),
+        "unknown": [(unit, kind, _channel_vi(channel)) for unit, kind, channel in d.unknown],
         "labels": STATUS_LABELS_VI,
     }
     return render_pair("digest", values)

@@ -6,58 +6,46 @@ Facts in ../shared/reference/zalo-apprise.md. Decisions:
   person must act, or the outcome is unknown (Zalo may have sent, and billed, the message).
 - No retries here, except the one the token protocol requires: on an invalid-token answer,
   refresh once and send once more (Zalo refused the first request: nothing goes twice).
-- Template values are NFC-normalised and measured in code points. Parameters a template lists in
-  `shorten` (names) are cut at a word boundary and end with "…"; any other value over its
-  limit is refused, since a cut date, code or link would mislead.
-- Deferrals: the night ban (-133) ends at 06:00 local; a spent daily quota or balance waits for
-  08:00 local the next day (the quota resets at midnight, 22:00-06:00 is banned anyway, and at
-  08:00 the office can act on the alert).
+- What a message carries is checked before it leaves (zalodata: phone, tracking id, template
+  values); every answer is classified (zaloerrors: codes, deferrals).
 - Logs carry masked phones, tracking ids and codes; never tokens or template values."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from dondoc.plans.fields import normalize_phone
-from dondoc.rules.deadlines import VN_TZ
+# The checks and the classification live in their own modules; `X as X`: they stay the
+# client's names too (callers import them from here).
+from notifications.zalodata import TRACKING, bad_data
+from notifications.zalodata import ZaloTemplate as ZaloTemplate
+from notifications.zalodata import mask_phone as mask_phone
+from notifications.zalodata import normalise_phone as normalise_phone
+from notifications.zalodata import shorten as shorten
+from notifications.zalodata import template_data as template_data
+from notifications.zalodata import tracking_id as tracking_id
+from notifications.zaloerrors import BAD_PHONE as BAD_PHONE
+from notifications.zaloerrors import NIGHT_BAN as NIGHT_BAN
+from notifications.zaloerrors import Kind as Kind
+from notifications.zaloerrors import ZaloError as ZaloError
+from notifications.zaloerrors import after_night_ban as after_night_ban
+from notifications.zaloerrors import error_for as error_for
+from notifications.zaloerrors import in_night_ban as in_night_ban
+from notifications.zaloerrors import next_quota_day as next_quota_day
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["transient", "deferred", "permanent", "needs_person", "unknown", "invalid_token"]
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class ZaloTemplate(BaseModel):
-    """An approved template: its id, each parameter's registered maximum length, and the
-    parameters (names) that may be shortened with "…" instead of refused."""
-
-    model_config = ConfigDict(frozen=True)
-
-    template_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9]+$")
-    params: dict[str, int] = Field(min_length=1)
-    shorten: frozenset[str] = frozenset()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ZaloTemplate:
-        if unknown := self.shorten - self.params.keys():
-            raise ValueError(f"shorten names unknown parameters: {sorted(unknown)}")
-        if any(limit < 2 for limit in self.params.values()):
-            raise ValueError("every parameter's maximum length must be at least 2")
-        return self
 
 
 class ZaloConfig(BaseModel):
@@ -79,91 +67,6 @@ class ZaloConfig(BaseModel):
     )
 
 
-class ZaloError(Exception):
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        kind: Kind,
-        *,
-        fallback_to_email: bool = False,
-        alert_office: bool = False,
-    ) -> None:
-        super().__init__(f"Zalo {code}: {message}")
-        self.code, self.message, self.kind = code, message, kind
-        self.fallback_to_email = fallback_to_email
-        self.alert_office = alert_office
-
-    @property
-    def permanent(self) -> bool:
-        return self.kind in ("permanent", "needs_person", "unknown")
-
-    def retry_at(self, now: datetime) -> datetime | None:
-        """The next allowed moment for a deferred error; None: the outbox's backoff decides."""
-        if self.kind != "deferred":
-            return None
-        return after_night_ban(now) if self.code == str(NIGHT_BAN) else next_quota_day(now)
-
-
-NIGHT_BAN = -133
-BAD_PHONE = -108
-_CLASSES: tuple[tuple[frozenset[int], Kind, bool, bool], ...] = (
-    # codes, kind, fallback_to_email, alert_office
-    (frozenset({-124, -216, -220}), "invalid_token", False, False),
-    (frozenset({-100, -32}), "transient", False, False),
-    (frozenset({-144, -147, -115}), "deferred", False, True),
-    (frozenset({NIGHT_BAN}), "deferred", False, False),
-    (frozenset({BAD_PHONE}), "permanent", True, False),
-    (
-        frozenset({-109, -111, -112, -1121, -1122, -1123, -1124, -131, -132}),
-        "permanent",
-        False,
-        True,
-    ),
-    (frozenset({-110, -114, -118, -119, -139, -140, -141}), "permanent", True, False),
-    (
-        frozenset({-101, -102, -103, -104, -105, -117, -125, -135, -136, -137, -145, -146}),
-        "needs_person",
-        False,
-        True,
-    ),
-)
-
-
-def error_for(code: int, message: str) -> ZaloError:
-    """Classify an answer with a non-zero `error` (an unlisted code needs a person)."""
-    for codes, kind, fallback, alert in _CLASSES:
-        if code in codes:
-            return ZaloError(
-                str(code), message, kind, fallback_to_email=fallback, alert_office=alert
-            )
-    return ZaloError(str(code), f"unlisted code: {message}", "needs_person", alert_office=True)
-
-
-NIGHT_STARTS, NIGHT_ENDS, QUOTA_RETRY = time(22), time(6), time(8)
-CLOCK_SKEW_PAUSE = timedelta(minutes=5)
-
-
-def in_night_ban(now: datetime) -> bool:
-    local = now.astimezone(VN_TZ).time()
-    return local >= NIGHT_STARTS or local < NIGHT_ENDS
-
-
-def after_night_ban(now: datetime) -> datetime:
-    """06:00 local after `now`; a -133 in daytime means the clocks disagree near an edge."""
-    local = now.astimezone(VN_TZ)
-    if not in_night_ban(now):
-        return now + CLOCK_SKEW_PAUSE
-    day = local.date() + timedelta(days=1 if local.time() >= NIGHT_STARTS else 0)
-    return datetime.combine(day, NIGHT_ENDS, VN_TZ).astimezone(UTC)
-
-
-def next_quota_day(now: datetime) -> datetime:
-    """08:00 local on the day after `now`'s local day (the quota it hit was today's)."""
-    day = now.astimezone(VN_TZ).date() + timedelta(days=1)
-    return datetime.combine(day, QUOTA_RETRY, VN_TZ).astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str = field(repr=False)
@@ -182,68 +85,11 @@ class TokenStore(Protocol):
         ...
 
 
-def mask_phone(phone: str) -> str:
-    """'84912345678' -> '84912***678' for logs and errors (personal data)."""
-    digits = re.sub(r"\D", "", phone)
-    return f"{digits[:5]}***{digits[-3:]}" if len(digits) >= 9 else "***"
-
-
-def normalise_phone(phone: str) -> str:
-    """'0912 345 678' / '+84 912.345.678' -> '84912345678'."""
-    with contextlib.suppress(ValueError):  # its message holds the whole number: not kept
-        return normalize_phone(phone)
-    message = f"{mask_phone(phone)} is not a Vietnamese mobile number"
-    raise ZaloError("bad-phone", message, "permanent", fallback_to_email=True)
-
-
-_TRACKING = re.compile(r"^[A-Za-z0-9]{1,48}$")
-
-
-def tracking_id(delivery_id: int, attempt: int | None = None) -> str:
-    """'dondoc17' (or 'dondoc17a2'): letters and digits, at most 48, echoed by the webhook."""
-    if delivery_id < 1 or (attempt is not None and attempt < 1):
-        raise ValueError("delivery id and attempt are positive")
-    value = f"dondoc{delivery_id}" + (f"a{attempt}" if attempt is not None else "")
-    if not _TRACKING.match(value):
-        raise ValueError("tracking id longer than 48 characters")
-    return value
-
-
-def template_data(template: ZaloTemplate, values: Mapping[str, object]) -> dict[str, str]:
-    """The template's parameters as NFC strings within their limits, or a permanent error."""
-    missing, extra = template.params.keys() - values.keys(), values.keys() - template.params.keys()
-    if missing or extra:
-        raise _bad_data(
-            f"template {template.template_id}: missing {sorted(missing)}, unknown {sorted(extra)}"
-        )
-    return {name: _fit(template, name, values[name]) for name in template.params}
-
-
-def _fit(template: ZaloTemplate, name: str, value: object) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise _bad_data(f"parameter {name} must be text, not {type(value).__name__}")
-    text = " ".join(unicodedata.normalize("NFC", str(value)).split())
-    limit = template.params[name]
-    if not text:
-        raise _bad_data(f"parameter {name} is empty")
-    if len(text) <= limit:
-        return text
-    if name not in template.shorten:
-        raise _bad_data(f"parameter {name} has {len(text)} characters (at most {limit})")
-    return shorten(text, limit)
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut to `limit` characters, "…" included, at a word boundary when one is near."""
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-–") + "…"
-
-
-def _bad_data(message: str) -> ZaloError:
-    return ZaloError("bad-data", message, "permanent", alert_office=True)
+@dataclass(frozen=True)
+class ZaloStatus:
+    msg_id: str
+    delivered: bool
+    delivered_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -311,8 +157,8 @@ class ZaloClient:
         if template is None:
             message = f"no Zalo template configured for {kind!r}"
             raise ZaloError("no-template", message, "needs_person", alert_office=True)
-        if not _TRACKING.match(tracking_id):
-            raise _bad_data("tracking_id must be 1-48 letters or digits")
+        if not TRACKING.match(tracking_id):
+            raise bad_data("tracking_id must be 1-48 letters or digits")
         body: dict[str, Any] = {
             "phone": normalise_phone(phone),
             "template_id": template.template_id,
@@ -370,8 +216,35 @@ class ZaloClient:
             raise ZaloError("no-answer", message, "unknown") from exc
         return _send_result(response)
 
+    def message_status(self, msg_id: str) -> ZaloStatus:
+        """What Zalo knows of a message it accepted (GET /message/status): any answer means
+        Zalo has it (and billed it); `delivered` says whether it reached the phone."""
+        url = self.config.base_url.rstrip("/") + "/message/status"
+        headers = {"access_token": self._usable_pair().access_token}
+        try:
+            response = self._http.get(url, params={"message_id": msg_id}, headers=headers)
+        except httpx.TransportError as exc:  # a read changes nothing: ask again next time
+            raise ZaloError("connect", type(exc).__name__, "transient") from exc
+        data = _data(response)
+        return ZaloStatus(msg_id, _int(data.get("status")) == 1, _moment(data.get("delivery_time")))
+
 
 def _send_result(response: httpx.Response) -> ZaloResult:
+    data = _data(response)
+    quota = _dict(data.get("quota"))
+    if not data.get("msg_id"):
+        raise ZaloError("no-msg-id", "success without a msg_id: check before resending", "unknown")
+    return ZaloResult(
+        msg_id=str(data["msg_id"]),
+        sent_time=_moment(data.get("sent_time")),
+        quota_daily=_int(quota.get("dailyQuota")),
+        quota_remaining=_int(quota.get("remainingQuota")),
+    )
+
+
+def _data(response: httpx.Response) -> dict[str, Any]:
+    """The `data` of a successful answer; a ZaloError for anything else (errors come as HTTP
+    200 with a non-zero `error`)."""
     status = response.status_code
     if status == 429 or status >= 500:
         raise ZaloError(f"http-{status}", "Zalo is busy or failing", "transient")
@@ -385,17 +258,12 @@ def _send_result(response: httpx.Response) -> ZaloResult:
         raise ZaloError("bad-answer", "unreadable answer: Zalo may have sent it", "unknown")
     if code != 0:
         raise error_for(code, str(payload.get("message") or "")[:200])
-    data = _dict(payload.get("data"))
-    quota = _dict(data.get("quota"))
-    if not data.get("msg_id"):
-        raise ZaloError("no-msg-id", "success without a msg_id: check before resending", "unknown")
-    sent = _int(data.get("sent_time"))
-    return ZaloResult(
-        msg_id=str(data["msg_id"]),
-        sent_time=datetime.fromtimestamp(sent / 1000, UTC) if sent is not None else None,
-        quota_daily=_int(quota.get("dailyQuota")),
-        quota_remaining=_int(quota.get("remainingQuota")),
-    )
+    return _dict(payload.get("data"))
+
+
+def _moment(value: object) -> datetime | None:
+    milliseconds = _int(value)  # Zalo's times are epoch milliseconds, as strings
+    return datetime.fromtimestamp(milliseconds / 1000, UTC) if milliseconds is not None else None
 
 
 DEFAULT_LIFETIME = 3600  # seconds, when `expires_in` is missing or unreadable: refresh early

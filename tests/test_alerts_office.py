@@ -21,11 +21,13 @@ from dondoc.settings import SettingsError, get_settings
 from models import Delivery
 from notifications.apprise_alerts import address
 from notifications.registry import build_channels
-from tests.support.fake_zalo import REMINDER_TEMPLATES, FakeClock, FakeZalo, World, dondoc_world
+from tests.support.fake_zalo import FakeZalo, World, dondoc_world
 from tests.support.server import serving
 
 OFFICE = ["chanhvanphong.ldld-q1-vp@example.invalid", "vanthu.ldld-q1-vp@example.invalid"]
 PASSWORD = "s3cret-hook-pass"
+
+pytest_plugins = ["tests.support.fake_zalo"]
 
 
 def at(text: str) -> datetime:
@@ -51,13 +53,6 @@ class Receiver:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[FakeZalo, str]]:
-    fake = FakeZalo(clock=FakeClock(at("2015-11-17 08:00")), templates=REMINDER_TEMPLATES)
-    with serving(fake.app()) as base:
-        yield fake, base
-
-
-@pytest.fixture(scope="module")
 def hook() -> Iterator[tuple[Receiver, str]]:
     receiver = Receiver()
     with serving(receiver.app()) as base:
@@ -67,14 +62,14 @@ def hook() -> Iterator[tuple[Receiver, str]]:
 @pytest.fixture
 def world(
     engine: Engine,
-    served: tuple[FakeZalo, str],
+    zalo_served: tuple[FakeZalo, str],
     hook: tuple[Receiver, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
     hook[0].posts.clear()
     monkeypatch.setenv("DONDOC_ALERT_URLS", json.dumps([hook[1]]))
-    with dondoc_world(engine, served, tmp_path, monkeypatch) as world:
+    with dondoc_world(engine, zalo_served, tmp_path, monkeypatch) as world:
         yield world
 
 

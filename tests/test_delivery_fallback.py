@@ -4,12 +4,9 @@ and a real SMTP server, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -18,37 +15,17 @@ from dondoc.outbox import Outcome, Result
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
 from dondoc.settings import get_settings
 from models import Assignment, Contact, Delivery, DeliveryAttempt, Unit
-from tests.support.fake_zalo import (
-    REMINDER_TEMPLATES,
-    FakeClock,
-    FakeZalo,
-    World,
-    dondoc_world,
-)
-from tests.support.server import serving
+from tests.support.fake_zalo import World
 
 UNIT = "LDLD-Q1-BTC"  # Ban Tổ chức: a department, due Fri 20/11/2015 (T−3 is Tue 17/11)
 CHAIR = "truongban.ldld-q1-btc@example.invalid"
 SECRETARY_ZALO = "84900009001"
 
+pytest_plugins = ["tests.support.fake_zalo"]
+
 
 def at(text: str) -> datetime:
     return parse_local_datetime(text, VN_TZ)
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[FakeZalo, str]]:
-    fake = FakeZalo(clock=FakeClock(at("2015-11-17 08:00")), templates=REMINDER_TEMPLATES)
-    with serving(fake.app()) as base:
-        yield fake, base
-
-
-@pytest.fixture
-def world(
-    engine: Engine, served: tuple[FakeZalo, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
-    with dondoc_world(engine, served, tmp_path, monkeypatch) as world:
-        yield world
 
 
 def zalo_only_secretary(engine: Engine) -> None:

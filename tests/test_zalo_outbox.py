@@ -20,24 +20,14 @@ from dondoc.plans.loader import load_plan
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
 from dondoc.zalotokens import DatabaseTokenStore, seed_tokens
 from models import Assignment, Delivery, DeliveryAttempt
-from notifications.zalo import ZaloClient, ZaloConfig, ZaloTemplate
+from notifications.zalo import ZaloClient, ZaloConfig
 from notifications.zalochannel import ZaloChannel
-from tests.support.fake_zalo import FakeClock, FakeZalo
+from tests.support.fake_zalo import REMINDER_TEMPLATES, REMINDER_VALUES, FakeClock, FakeZalo
 from tests.support.files import SEED, copy_examples
 from tests.support.server import serving
 
-# The parameters dondoc's messages fill (notifications.messages.zalo_params), as registered
-# with Zalo for the "before" template.
-BEFORE = ZaloTemplate(
-    template_id="400001",
-    params={"unit": 30, "deadline": 20, "days_left": 30, "plan_number": 30,
-            "office_phone": 15, "link": 200},
-    shorten=frozenset({"unit"}),
-)  # fmt: skip
-PARAMS = {"template": "before", "unit_code": "Q1-CD001", "unit": "UBND P. Bến Nghé",
-          "deadline": "23:59 24/11/2015", "days_left": "còn 3 ngày làm việc",
-          "plan_number": "95/KH-LĐLĐ", "office_phone": "0900 001 302",
-          "link": "https://dondoc.example.invalid/u/abc"}  # fmt: skip
+BEFORE = REMINDER_TEMPLATES["before"]
+PARAMS = REMINDER_VALUES
 
 
 def at(text: str) -> datetime:

@@ -7,12 +7,15 @@
   tracking id checked as Zalo documents them; success JSON with numbers as strings and a
   decreasing quota; every error as HTTP 200 with a non-zero `error`. The bad-data codes chosen
   for each check are plausible members of the reference's bad-data class.
+- GET /message/status?message_id=: what Zalo knows of a message it accepted;
+  `delivery_event` builds the signed delivery webhook (user_received_message) for one.
 - Test-only switches, in Python and under /_fake/ (for users in another process): expire all
   tokens now, inject the next N errors, set the daily quota, the night ban, delays (the message
   is recorded before the delay: a client that times out has still "sent" it once)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -26,16 +29,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import pytest
 from fastapi import Body, FastAPI, Form, Header
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from notifications.zalo import TokenPair, ZaloError, ZaloTemplate
+from tests.support.server import serving
 from tests.support.smtp import Inbox, smtp_for_dondoc
 
 Json = dict[str, Any]
 PHONE = re.compile(r"^84[35789]\d{8}$")
 TRACKING = re.compile(r"^[A-Za-z0-9]{1,48}$")
+OA_SECRET = "fake-oa-secret"  # signs the delivery webhook
 # Templates "approved" at the fake, per message kind (limits as Zalo registers them).
 TEMPLATES = {
     "before": ZaloTemplate(
@@ -176,14 +182,39 @@ class FakeZalo:
             return _error(-144, "OA has exceeded the daily quota")
         self.quota_used += 1
         msg_id = secrets.token_hex(16)
-        self.messages.append({**body, "msg_id": msg_id})
         sent_time = str(int(self.clock().timestamp() * 1000))
+        self.messages.append({**body, "msg_id": msg_id, "sent_time": sent_time})
         quota = {
             "dailyQuota": str(self.quota_daily),
             "remainingQuota": str(self.quota_daily - self.quota_used),
         }
         data = {"msg_id": msg_id, "sent_time": sent_time, "sending_mode": "1", "quota": quota}
         return {"error": 0, "message": "Success", "data": data}
+
+    def status(self, access_token: str, message_id: str) -> Json:
+        """GET /message/status: a message it accepted is "delivered" (status 1) at once."""
+        with self.lock:
+            expiry = self.access.get(access_token)
+            if expiry is None or expiry <= self.clock():
+                return _error(-124, "Access token is invalid")
+            found = [m for m in self.messages if m["msg_id"] == message_id]
+        if not found:
+            return _error(-1, "Message not found")  # plausible: no code is documented
+        data = {"delivery_time": found[0]["sent_time"], "status": 1,
+                "message": "The message was delivered to the user's phone"}  # fmt: skip
+        return {"error": 0, "message": "Success", "data": data}
+
+    def delivery_event(self, message: Json) -> tuple[bytes, dict[str, str]]:
+        """The webhook Zalo would post for a delivered message: raw body and headers, signed
+        as the reference describes (mac = sha256(app id + body + timestamp + OA secret))."""
+        timestamp = str(int(self.clock().timestamp() * 1000))
+        event = {"event_name": "user_received_message", "app_id": self.app_id,
+                 "timestamp": timestamp,
+                 "message": {"msg_id": message["msg_id"], "tracking_id": message["tracking_id"],
+                             "delivery_time": message["sent_time"]}}  # fmt: skip
+        body = json.dumps(event).encode()
+        mac = hashlib.sha256(self.app_id.encode() + body + (timestamp + OA_SECRET).encode())
+        return body, {"X-ZEvent-Signature": f"mac={mac.hexdigest()}"}
 
     def _problem(self, body: Json) -> tuple[int, str] | None:
         if not PHONE.match(str(body.get("phone", ""))):
@@ -224,6 +255,13 @@ class FakeZalo:
             return self.refresh(
                 app_id=app_id, grant_type=grant_type, refresh_token=refresh_token, secret=secret_key
             )
+
+        @api.get("/message/status")
+        def status(
+            message_id: str = "",
+            access_token: Annotated[str, Header(convert_underscores=False)] = "",
+        ) -> Json:
+            return self.status(access_token, message_id)
 
         @api.post("/message/template")
         def template(
@@ -272,6 +310,12 @@ def hanoi(text: str) -> datetime:
 # with Zalo for the reminder kinds: what an installation's DONDOC_ZALO_CONFIG would hold.
 REMINDER_PARAMS = {"unit": 30, "deadline": 20, "days_left": 30, "plan_number": 30,
                    "office_phone": 15, "link": 200}  # fmt: skip
+# Values such a template takes (a "before" reminder to the seed's Q1-CD001), with the outbox
+# row's own keys (template, unit_code) that the channel leaves out.
+REMINDER_VALUES = {"template": "before", "unit_code": "Q1-CD001", "unit": "UBND P. Bến Nghé",
+                   "deadline": "23:59 24/11/2015", "days_left": "còn 3 ngày làm việc",
+                   "plan_number": "95/KH-LĐLĐ", "office_phone": "0900 001 302",
+                   "link": "https://dondoc.example.invalid/u/abc"}  # fmt: skip
 REMINDER_TEMPLATES = {
     kind: ZaloTemplate(template_id=f"40000{n}", params=REMINDER_PARAMS, shorten=frozenset({"unit"}))
     for n, kind in enumerate(("before", "due_today", "overdue", "escalation"), start=1)
@@ -337,3 +381,24 @@ def dondoc_world(
             session.commit()
         configure_dondoc(fake, base, tmp_path / "zalo.json", engine, monkeypatch)
         yield World(engine, fake, inbox)
+
+
+# Fixtures for the tests that run dondoc against this fake (pytest_plugins in those modules):
+# the fake served once per module at 08:00 on Tue 17/11/2015, a fresh world per test.
+@pytest.fixture(scope="module")
+def zalo_served() -> Iterator[tuple[FakeZalo, str]]:
+    start = datetime(2015, 11, 17, 1, tzinfo=UTC)  # 08:00 in Hồ Chí Minh City
+    fake = FakeZalo(clock=FakeClock(start), templates=REMINDER_TEMPLATES)
+    with serving(fake.app()) as base:
+        yield fake, base
+
+
+@pytest.fixture
+def world(
+    engine: Engine,
+    zalo_served: tuple[FakeZalo, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
+    with dondoc_world(engine, zalo_served, tmp_path, monkeypatch) as made:
+        yield made
