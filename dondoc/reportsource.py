@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as select_columns
@@ -94,7 +95,7 @@ def read_source(session: Session, requirement_id: int, *, as_of: datetime) -> So
     units = _counted_units(session, facts, as_of)
     definitions = _definitions(session, requirement)
     keys = {d.key for d in definitions}
-    counted_ids = [u.submission_id for u in units if u.submission_id]
+    counted_ids = {u.submission_id for u in units if u.submission_id}
     group = requirement.group_label or requirement.title
     return Source(
         campaign=campaign,
@@ -103,10 +104,10 @@ def read_source(session: Session, requirement_id: int, *, as_of: datetime) -> So
         units=units,
         definitions=definitions,
         targets=[t for t in _targets(session, campaign) if t.indicator in keys],
-        figures=_figures(session, units, counted_ids, group),
-        children=_children(session, units),
+        figures=_figures(session, requirement_id, units, counted_ids, group),
+        children=_children(session, requirement_id, units),
         status_rows=_status_rows(session, campaign, requirement, units, as_of, group),
-        files=_files(session, units, counted_ids),
+        files=_files(session, requirement_id, units, counted_ids),
     )
 
 
@@ -206,19 +207,38 @@ def _targets(session: Session, campaign: Campaign) -> list[Target]:
     )
 
 
+def _of_requirement(statement: Any, submission_id: Any, requirement_id: int) -> Any:
+    """Rows tied to the requirement's submissions, found by a join: the counted versions are
+    then picked in Python. An IN list of 10 000 ids is slow to bind and plan on PostgreSQL and
+    every such query paid for it."""
+    return (
+        statement.join(Submission, col(Submission.id) == submission_id)
+        .join(Assignment, col(Assignment.id) == Submission.assignment_id)
+        .where(col(Assignment.requirement_id) == requirement_id)
+    )
+
+
 def _figures(
-    session: Session, units: Sequence[CountedUnit], counted_ids: Sequence[int], group: str
+    session: Session,
+    requirement_id: int,
+    units: Sequence[CountedUnit],
+    counted_ids: Set[int],
+    group: str,
 ) -> list[UnitFigures]:
     values: dict[int, dict[str, Decimal | str]] = defaultdict(dict)
     if counted_ids:
-        for sid, key, number, text in session.execute(
-            select_columns(
-                col(IndicatorValue.submission_id),
-                col(IndicatorValue.key),
-                col(IndicatorValue.num_value),
-                col(IndicatorValue.text_value),
-            ).where(col(IndicatorValue.submission_id).in_(counted_ids))
-        ):
+        columns = select_columns(
+            col(IndicatorValue.submission_id),
+            col(IndicatorValue.key),
+            col(IndicatorValue.num_value),
+            col(IndicatorValue.text_value),
+        )
+        rows = session.execute(
+            _of_requirement(columns, IndicatorValue.submission_id, requirement_id)
+        )
+        for sid, key, number, text in rows:
+            if sid not in counted_ids:
+                continue
             value = number if number is not None else text
             if value is not None:
                 values[sid][key] = Decimal(value) if number is not None else value
@@ -236,16 +256,21 @@ def _figures(
     ]
 
 
-def _children(session: Session, units: Sequence[CountedUnit]) -> dict[str, Aggregate]:
+def _children(
+    session: Session, requirement_id: int, units: Sequence[CountedUnit]
+) -> dict[str, Aggregate]:
     by_submission = {u.submission_id: u.unit.code for u in units if u.submission_id}
     if not by_submission:
         return {}
+    columns = select_columns(col(Consolidation.rollup_submission_id), col(Consolidation.totals))
     rows = session.execute(
-        select_columns(col(Consolidation.rollup_submission_id), col(Consolidation.totals)).where(
-            col(Consolidation.rollup_submission_id).in_(list(by_submission))
-        )
+        _of_requirement(columns, Consolidation.rollup_submission_id, requirement_id)
     )
-    return {by_submission[sid]: aggregate_codec.load(totals) for sid, totals in rows}
+    return {
+        by_submission[sid]: aggregate_codec.load(totals)
+        for sid, totals in rows
+        if sid in by_submission
+    }
 
 
 def _status_rows(
@@ -258,7 +283,8 @@ def _status_rows(
 ) -> list[StatusRow]:
     """The status as of the claim; the version shown is the one counted (else the latest)."""
     counted = {u.assignment_id: u.counted for u in units}
-    received = _received_at(session, [u.submission_id for u in units if u.submission_id])
+    counted_ids = {u.submission_id for u in units if u.submission_id}
+    received = _received_at(session, requirement.id or 0, counted_ids)
     by_id = {u.assignment_id: u for u in units}
     rows = []
     for row in campaign_status(session, campaign, now=as_of, requirement=requirement.code):
@@ -272,28 +298,26 @@ def _status_rows(
     return rows
 
 
-def _received_at(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
+def _received_at(session: Session, requirement_id: int, ids: Set[int]) -> dict[int, datetime]:
     if not ids:
         return {}
+    columns = select_columns(col(Submission.id), col(Submission.received_at))
     rows = session.execute(
-        select_columns(col(Submission.id), col(Submission.received_at)).where(
-            col(Submission.id).in_(list(ids))
+        columns.join(Assignment, col(Assignment.id) == Submission.assignment_id).where(
+            col(Assignment.requirement_id) == requirement_id
         )
     )
-    return {sid: at for sid, at in rows}
+    return {sid: at for sid, at in rows if sid in ids}
 
 
 def _files(
-    session: Session, units: Sequence[CountedUnit], counted_ids: Sequence[int]
+    session: Session, requirement_id: int, units: Sequence[CountedUnit], counted_ids: Set[int]
 ) -> list[UnitFile]:
     if not counted_ids:
         return []
     by_submission = {u.submission_id: u.unit for u in units if u.submission_id}
-    rows = session.exec(
-        select(SubmissionFile)
-        .where(col(SubmissionFile.submission_id).in_(counted_ids))
-        .order_by(col(SubmissionFile.submission_id), col(SubmissionFile.id))
-    )
+    query = _of_requirement(select(SubmissionFile), SubmissionFile.submission_id, requirement_id)
+    rows = session.exec(query.order_by(col(SubmissionFile.submission_id), col(SubmissionFile.id)))
     return [
         UnitFile(
             by_submission[f.submission_id].code,
@@ -302,6 +326,7 @@ def _files(
             f.storage_path,
         )
         for f in rows
+        if f.submission_id in counted_ids
     ]
 
 

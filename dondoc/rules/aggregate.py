@@ -8,10 +8,10 @@ roll-up of several aggregates (`combine`) are one and the same arithmetic."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from dondoc.rules.figures import FigureError, IndicatorRule, format_number
 
@@ -141,19 +141,26 @@ def aggregate(
     of that indicator, and of the ratios that use it; the unit's other values still count."""
     rules = _rules_by_key(definitions)
     flags: list[Flag] = []
-    parts: list[tuple[UnitFigures, Parts]] = []
+    by_sector: dict[str, _Tally] = {}
+    by_group: dict[str, _Tally] = {}
     for unit in sorted(units, key=lambda u: u.unit_code):
         values, unit_flags = _checked(rules, unit) if unit.counted else ({}, [])
         flags += unit_flags
-        parts.append((unit, _unit_parts(rules, unit, values)))
-    by_sector = _breakdowns(rules, "sector", [(u.sector or UNCLASSIFIED, p) for u, p in parts])
+        tallies = (
+            _tally(by_sector, unit.sector or UNCLASSIFIED, rules),
+            _tally(by_group, unit.group, rules),
+        )
+        for key, part in _unit_parts(rules, unit, values):
+            for tally in tallies:
+                tally.add(key, part)
+    sectors = [Breakdown("sector", n, by_sector[n].totals()) for n in sorted(by_sector)]
     return _assemble(
         rules,
         targets,
         # Every unit is in exactly one sector: adding the sectors up is adding the units up.
-        totals=_merge_all(rules, [b.totals for b in by_sector]),
-        by_sector=by_sector,
-        by_group=_breakdowns(rules, "group", [(u.group, p) for u, p in parts]),
+        totals=_merge_all(rules, [b.totals for b in sectors]),
+        by_sector=sectors,
+        by_group=[Breakdown("group", n, by_group[n].totals()) for n in sorted(by_group)],
         flags=flags,
         reporting=sum(u.counted for u in units),
         expected=sum(not u.exempt for u in units),
@@ -204,11 +211,79 @@ def merge_totals(rule: IndicatorRuleLike, parts: Sequence[IndicatorTotal]) -> In
     )
 
 
-def _rules_by_key(definitions: Sequence[IndicatorRuleLike]) -> dict[str, IndicatorRuleLike]:
+def _rules_by_key(definitions: Sequence[IndicatorRuleLike]) -> dict[str, _Rule]:
     for rule in definitions:
         if rule.aggregate == RATIO:
             formula_operands(rule.formula)  # fail before any arithmetic
-    return {r.key: r for r in definitions}
+    return {r.key: _Rule.of(r) for r in definitions}
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A plain copy of a definition: the rules are read hundreds of thousands of times for
+    10 000 units, and an ORM row's attributes are several times slower to read."""
+
+    key: str
+    label: str
+    type: str
+    min_value: Decimal | None
+    max_value: Decimal | None
+    max_of: str | None
+    sectors: list[str] | None
+    choices: list[str] | None
+    unit: str | None
+    aggregate: str
+    formula: str | None
+    count_choices: list[str] | None
+
+    @classmethod
+    def of(cls, r: IndicatorRuleLike) -> _Rule:
+        return cls(
+            r.key, r.label, r.type, r.min_value, r.max_value, r.max_of, r.sectors, r.choices,
+            r.unit, r.aggregate, r.formula, r.count_choices,
+        )  # fmt: skip
+
+
+def _tally(tallies: dict[str, _Tally], name: str, rules: Mapping[str, _Rule]) -> _Tally:
+    if name not in tallies:
+        tallies[name] = _Tally(rules)
+    return tallies[name]
+
+
+# A unit's contribution to one indicator: value, numerator, denominator, reporting, count.
+_Part = tuple[Decimal | None, Decimal | None, Decimal | None, int, int]
+
+
+class _Tally:
+    """The running merge_totals of one breakdown's units, one unit at a time: the same
+    additions in the same order, without an IndicatorTotal per unit and indicator."""
+
+    def __init__(self, rules: Mapping[str, _Rule]) -> None:
+        self.rules = rules
+        self.sums: dict[str, list[Any]] = {
+            key: [None, None, None, 0, 0, 0] for key, r in rules.items() if r.aggregate != NONE
+        }
+
+    def add(self, key: str, part: _Part) -> None:
+        acc = self.sums[key]
+        value, numerator, denominator, reporting, count = part
+        acc[0], acc[1], acc[2] = (
+            _plus(acc[0], value), _plus(acc[1], numerator), _plus(acc[2], denominator),
+        )  # fmt: skip
+        acc[3] += reporting
+        acc[4] += count
+        acc[5] += 1  # applicable
+
+    def totals(self) -> dict[str, IndicatorTotal]:
+        return {
+            key: _total(
+                self.rules[key], value=value, numerator=numerator, denominator=denominator,
+                reporting=reporting, applicable=applicable,
+                count=count if self.rules[key].aggregate in COUNT_RULES else None,
+            )
+            for key, (value, numerator, denominator, reporting, count, applicable)
+            in self.sums.items()
+        }  # fmt: skip
 
 
 def _assemble(
@@ -253,31 +328,29 @@ def _breakdowns(
 
 
 def _unit_parts(
-    rules: Mapping[str, IndicatorRuleLike], unit: UnitFigures, values: Mapping[str, Value]
-) -> dict[str, IndicatorTotal]:
+    rules: Mapping[str, _Rule], unit: UnitFigures, values: Mapping[str, Value]
+) -> Iterator[tuple[str, _Part]]:
     """The unit's own contribution to each indicator that applies to its sector."""
-    return {
-        key: _unit_part(rule, values)
-        for key, rule in rules.items()
-        if rule.aggregate != NONE and _applies(rule, unit.sector)
-    }
+    for key, rule in rules.items():
+        if rule.aggregate != NONE and _applies(rule, unit.sector):
+            yield key, _unit_part(rule, values)
 
 
-def _unit_part(rule: IndicatorRuleLike, values: Mapping[str, Value]) -> IndicatorTotal:
+def _unit_part(rule: _Rule, values: Mapping[str, Value]) -> _Part:
     if rule.aggregate == RATIO:
         a, b = formula_operands(rule.formula)
         num, den = _number(values.get(a)), _number(values.get(b))
         if num is None or den is None:  # one of the two alone would tilt the rate
-            return _total(rule, applicable=1)
-        return _total(rule, numerator=num, denominator=den, reporting=1)
+            return None, None, None, 0, 0
+        return None, num, den, 1, 0
     value = values.get(rule.key)
     if rule.aggregate in COUNT_RULES:
         if value is None:
-            return _total(rule, count=0, applicable=1)
+            return None, None, None, 0, 0
         hit = _meets(rule, value)
-        return _total(rule, numerator=Decimal(hit), denominator=Decimal(1), count=hit, reporting=1)
+        return None, Decimal(hit), Decimal(1), 1, hit
     number = _number(value)
-    return _total(rule, value=number, reporting=int(number is not None), applicable=1)
+    return number, None, None, int(number is not None), 0
 
 
 def _total(
@@ -438,9 +511,15 @@ def _number(value: Value | None) -> Decimal | None:
 def _add(values: Iterable[Decimal | None]) -> Decimal | None:
     total: Decimal | None = None
     for value in values:
-        if value is not None:
-            total = value if total is None else _CTX.add(total, value)
+        total = _plus(total, value)
     return total
+
+
+def _plus(total: Decimal | None, value: Decimal | None) -> Decimal | None:
+    """None until a number comes; then the numbers added, with the explicit context."""
+    if value is None:
+        return total
+    return value if total is None else _CTX.add(total, value)
 
 
 def _share(num: Decimal | None, den: Decimal | None, *, percent: bool) -> Decimal | None:
