@@ -1,7 +1,8 @@
 """Zalo messages whose outcome is unknown (a timeout after the request left, a dispatcher that
 stopped while sending) are never resent blindly: what Zalo says settles them.
 
-- Zalo's delivery webhook names the row by its tracking id ("dondoc17"): `apply_fact` marks an
+- Zalo's delivery webhook names the row by its tracking id ("dondoc17"): the route hands the raw
+  post to `accept_delivery_event` (signature, then the fact); `apply_fact` marks an
   unknown row sent with Zalo's msg_id; on a row still `sending` it only notes the msg_id (its
   dispatcher records the outcome; if that dispatcher died, `recover` makes the row unknown with
   its msg_id known).
@@ -11,6 +12,7 @@ What neither settles stays `unknown`: the office's digest lists it, to check by 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -19,15 +21,42 @@ from datetime import datetime
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from dondoc.errors import DondocError
 from dondoc.outbox import Outcome, Result, record
+from dondoc.settings import Settings
 from models import Delivery
+from notifications.registry import zalo_config
 from notifications.zalo import ZaloStatus
 from notifications.zalodata import delivery_of
 from notifications.zaloerrors import ZaloError
-from notifications.zalowebhook import DeliveryFact
+from notifications.zalowebhook import DeliveryFact, delivery_fact, signed
 
 log = logging.getLogger(__name__)
 StatusOf = Callable[[str], ZaloStatus]  # ZaloClient.message_status
+
+
+class WebhookError(DondocError):
+    """A post that is not a signed Zalo event (the route answers 403 and applies nothing)."""
+
+
+def accept_delivery_event(
+    engine: Engine, body: bytes, mac: str, *, settings: Settings, now: datetime
+) -> str | None:
+    """The webhook route's whole job, quick enough for Zalo's 2 seconds: check the signature
+    (X-ZEvent-Signature), then apply a delivery fact; other events change nothing."""
+    config, secret = zalo_config(settings), settings.zalo_oa_secret_key
+    if config is None or secret is None:
+        raise WebhookError("Zalo or its OA secret key (DONDOC_ZALO_OA_SECRET_KEY) is not set")
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise WebhookError("the body is not JSON") from exc
+    timestamp = str(event.get("timestamp", "")) if isinstance(event, dict) else ""
+    if not signed(mac, app_id=config.app_id, body=body, timestamp=timestamp,
+                  oa_secret=secret.get_secret_value()):  # fmt: skip
+        raise WebhookError("the signature does not match")
+    fact = delivery_fact(event)
+    return apply_fact(engine, fact, now=now) if fact is not None else None
 
 
 def apply_fact(engine: Engine, fact: DeliveryFact, *, now: datetime) -> str | None:

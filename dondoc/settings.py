@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     zalo_secret_key: SecretStr | None = Field(
         default=None, description="The Zalo app's secret key (token refresh)."
     )
+    zalo_oa_secret_key: SecretStr | None = Field(
+        default=None,
+        description="The Official Account's secret key: checks the signature of Zalo's "
+        "delivery webhook (X-ZEvent-Signature) before its fact settles an unknown outcome.",
+    )
     alert_urls: list[SecretStr] = Field(
         default_factory=list,
         description="Extra Apprise URLs for the office's own alerts, besides its email, as a "

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from dondoc.settings import Settings, SettingsError
 from notifications.base import Channel
 from notifications.email import EmailChannel
+
+if TYPE_CHECKING:
+    from notifications.zalo import ZaloConfig
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -32,14 +36,22 @@ def alert_channel(settings: Settings) -> Channel:
 def zalo_channel(settings: Settings) -> Channel | None:
     """Zalo only where an Official Account is configured (DONDOC_ZALO_CONFIG and
     DONDOC_ZALO_SECRET_KEY; the tokens are seeded with `dondoc zalo tokens`)."""
-    if settings.zalo_config is None or settings.zalo_secret_key is None:
+    config = zalo_config(settings)
+    if config is None:
         return None
     from dondoc.db import get_engine
     from dondoc.zalotokens import DatabaseTokenStore
-    from notifications.zalo import ZaloClient, ZaloConfig
+    from notifications.zalo import ZaloClient
     from notifications.zalochannel import ZaloChannel
 
-    raw = json.loads(settings.zalo_config.read_text(encoding="utf-8"))
-    config = ZaloConfig.model_validate(raw | {"secret_key": settings.zalo_secret_key})
     client = ZaloClient(config, DatabaseTokenStore(get_engine(), config.app_id))
     return ZaloChannel(client)
+
+
+def zalo_config(settings: Settings) -> ZaloConfig | None:
+    if settings.zalo_config is None or settings.zalo_secret_key is None:
+        return None
+    from notifications.zalo import ZaloConfig
+
+    raw = json.loads(settings.zalo_config.read_text(encoding="utf-8"))
+    return ZaloConfig.model_validate(raw | {"secret_key": settings.zalo_secret_key})

@@ -337,6 +337,7 @@ def configure_dondoc(
     config_path.write_text(json.dumps(config), encoding="utf-8")
     monkeypatch.setenv("DONDOC_ZALO_CONFIG", str(config_path))
     monkeypatch.setenv("DONDOC_ZALO_SECRET_KEY", fake.secret_key)
+    monkeypatch.setenv("DONDOC_ZALO_OA_SECRET_KEY", OA_SECRET)
     get_settings.cache_clear()
     access, refresh = fake.issue_pair()
     now = datetime.now(UTC)
