@@ -8,13 +8,11 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from dondoc.notices import addressee, consenting_emails, email_rows, unit_context
 from dondoc.outbox import enqueue
-from dondoc.rules.deadlines import format_date_vi, format_deadline_vi, weekday_vi
 from dondoc.rules.figures import format_number
 from dondoc.rules.status import effective_due
 from dondoc.settings import Settings
@@ -28,7 +26,6 @@ from models import (
     SubmissionFile,
     Unit,
 )
-from notifications.email import Email
 from notifications.messages import AttachedFile, Kind
 
 _NUMBER = re.compile(r"^BC-(?P<campaign>[0-9]+)-(?P<submission>[0-9]+)$")
@@ -202,54 +199,3 @@ def figure_text(kind: str, number: Decimal | None, text: str | None) -> str:
     if number is not None:
         return format_number(number.normalize())
     return text or ""
-
-
-def moment_vi(moment: datetime, tz: ZoneInfo) -> str:
-    """'16:30 thứ Ba, ngày 24/11/2015'."""
-    local = moment.astimezone(tz)
-    return f"{local:%H:%M} {weekday_vi(local.date())}, ngày {format_date_vi(local.date())}"
-
-
-def receipt_email(receipt: Receipt, *, to: str, tz: ZoneInfo) -> Email:
-    return Email(
-        to=to,
-        subject=f"Xác nhận đã nhận báo cáo – số tiếp nhận {receipt.number}",
-        body=receipt_text(receipt, tz),
-    )
-
-
-def receipt_text(r: Receipt, tz: ZoneInfo) -> str:
-    timing = "nộp đúng hạn" if r.on_time else "nộp sau hạn"
-    lines = [
-        f"Kính gửi: {r.unit.name}",
-        "",
-        f"{r.submit_to.name} xác nhận đã nhận báo cáo của đơn vị:",
-        "",
-        f"- Số tiếp nhận: {r.number}",
-        f"- Báo cáo: {r.requirement.title}",
-        f"- Theo Kế hoạch số {r.campaign.doc_number}: {r.campaign.title}",
-        f"- Lần nộp: {r.submission.version}",
-        f"- Thời điểm nhận: {moment_vi(r.submission.received_at, tz)}",
-        f"- Hạn nộp: {format_deadline_vi(r.due_at, tz)} ({timing})",
-    ]
-    if r.files:
-        lines.append("- Tệp đính kèm:")
-        lines += [f"    + {f.name} ({_size_vi(f.size)})" for f in r.files]
-    if r.figures:
-        lines.append(f"- Số liệu: đã nhận {len(r.figures)} chỉ tiêu")
-    lines += [
-        "",
-        "Văn phòng sẽ xem xét báo cáo và thông báo nếu cần bổ sung. Khi cần điều chỉnh, đơn vị "
-        "nộp lại qua đường dẫn đã được cấp: mỗi lần nộp được lưu thành một phiên bản mới, các "
-        "phiên bản trước vẫn được giữ nguyên.",
-        "",
-        "Đây là thư gửi tự động, đề nghị không trả lời thư này.",
-        "",
-        "Trân trọng,",
-        r.submit_to.name,
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _size_vi(size: int) -> str:
-    return f"{format_number(Decimal(max(1, (size + 1023) // 1024)))} KB"

@@ -32,6 +32,7 @@ from dondoc.links import issue_link
 from dondoc.office import exempt, review
 from dondoc.plans.loader import load_plan
 from dondoc.receipts import parse_receipt_number, receipt_number
+from dondoc.remindrun import dispatch_due
 from dondoc.rules.calendar import WorkingCalendar, WorkWeek
 from dondoc.rules.deadlines import VN_TZ
 from dondoc.settings import get_settings
@@ -101,6 +102,8 @@ class Site:
         return response
 
     def mail(self) -> list[EmailMessage]:
+        """What reached the units: the outbox dispatched first (receipts are rows in it)."""
+        dispatch_due(self.engine, now=self.now.astimezone(UTC), settings=get_settings(), worker="t")
         parser = BytesParser(_class=EmailMessage, policy=email.policy.default)
         return [
             parser.parsebytes(p.read_bytes()) for p in sorted((self.var / "mail").glob("*.eml"))
@@ -236,7 +239,7 @@ def test_a_pdf_and_figures_are_stored_and_acknowledged(site: Site) -> None:
     assert {m["To"] for m in mails} == CONTACTS
     body = mails[0].get_content()
     assert number in mails[0]["Subject"] and number in body
-    assert "Kính gửi: " + UNIT_NAME in body and "bao-cao-so-ket.pdf" in body
+    assert "Kính gửi: Ban Chấp hành " + UNIT_NAME in body and "bao-cao-so-ket.pdf" in body
     assert "Hạn nộp: 23:59 thứ Ba, ngày 24/11/2015 (nộp đúng hạn)" in body
 
 

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dondoc.settings import get_settings
 from dondoc.storage import sweep_temporary
-from web import intake, office
+from web import intake, office, zalo
 from web.deps import LoginRequiredError
 from web.templating import make_templates
 
@@ -81,6 +81,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(intake.router)
     app.include_router(office.router)
+    app.include_router(zalo.router)
     _error_pages(app)
     return app
 

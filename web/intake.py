@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -26,7 +26,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from dondoc.intake import record_submission
 from dondoc.links import resolve
 from dondoc.office import consented_emails
-from dondoc.receipts import load_receipt, receipt_email
+from dondoc.receipts import enqueue_receipt, load_receipt
 from dondoc.rules.figures import Value, parse_figures
 from dondoc.settings import Settings, get_settings
 from dondoc.storage import StoredFile
@@ -51,7 +51,7 @@ from models import (
     UploadLink,
 )
 from models.enums import Channel
-from notifications.email import Email, EmailError, mask, send_email
+from notifications.email import mask
 from web.deps import DB, Now
 from web.security import RateLimiter, bound_csrf_token, check_bound_csrf
 
@@ -242,7 +242,6 @@ def submit(
     posted: PostedForm,
     session: DB,
     now: Now,
-    tasks: BackgroundTasks,
 ) -> Response:
     settings = get_settings()
     duty = _one_duty(session, ctx, code, now)
@@ -271,9 +270,7 @@ def submit(
         return _render(request, ctx, session, now, (code, state), 400)
     # Every check passed: now, and only now, the files are written, then the row committed.
     stored = store_checked(settings.effective_storage_dir, files)
-    submission, created = _record(session, duty, stored, values, key, now, files)
-    if created:
-        tasks.add_task(send_receipts, _receipt_emails(session, ctx, submission), settings)
+    submission, _ = _record(session, duty, stored, values, key, now, files)
     return _to_receipt(ctx, submission, duty)
 
 
@@ -371,6 +368,16 @@ def _record(
                 now=now,
             )
             _label_types(session, submission.id or 0, checked)
+            # The receipt is an outbox row committed with the submission; the dispatcher
+            # sends it, so the request never waits on SMTP and never loses a receipt.
+            enqueue_receipt(
+                session,
+                submission.id or 0,
+                campaign_id=duty.requirement.campaign_id,
+                unit_id=duty.assignment.unit_id,
+                settings=get_settings(),
+                now=now,
+            )
             session.commit()
             return submission, True
         except IntegrityError:
@@ -389,23 +396,3 @@ def _label_types(session: Session, submission_id: int, checked: Sequence[Checked
     for row in session.exec(query):
         row.content_type = types.get(row.name)
         session.add(row)
-
-
-def _receipt_emails(session: Session, ctx: UnitLink, submission: Submission) -> list[Email]:
-    receipt = load_receipt(
-        session, submission.id or 0, campaign_id=ctx.campaign.id or 0, unit_id=ctx.unit.id or 0
-    )
-    assert receipt is not None  # just committed, for this unit
-    tz = get_settings().tz
-    return [
-        receipt_email(receipt, to=a, tz=tz) for a in consented_emails(session, ctx.unit.id or 0)
-    ]
-
-
-def send_receipts(messages: list[Email], settings: Settings) -> None:
-    """Runs after the commit and the response: a failed email never undoes a submission."""
-    for message in messages:
-        try:
-            send_email(message, settings)
-        except EmailError as exc:
-            log.warning("receipt email to %s failed: %s", mask(message.to), exc)

@@ -1,0 +1,48 @@
+"""Zalo's delivery webhook through the real app: a signed event settles an unknown row, a
+forged one is refused with 403 and settles nothing. Against the fake Zalo on loopback."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from fastapi.testclient import TestClient
+
+from dondoc.remindrun import dispatch_due
+from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
+from dondoc.settings import get_settings
+from tests.support.fake_zalo import World
+from tests.test_delivery_reconcile import queue_one, row
+from web.app import create_app
+from web.deps import get_now
+
+pytest_plugins = ["tests.support.fake_zalo"]
+
+
+def at(text: str) -> datetime:
+    return parse_local_datetime(text, VN_TZ)
+
+
+def test_a_signed_event_settles_the_unknown_row_and_a_forged_one_is_refused(world: World) -> None:
+    delivery_id = queue_one(world.engine)
+    world.fake.delay = 3  # longer than the client's timeout: Zalo has it, we never hear
+    sent = dispatch_due(
+        world.engine, now=at("2015-11-17 08:05"), settings=get_settings(), worker="w"
+    )
+    assert sent == Counter({"unknown": 1})
+    [message] = world.fake.messages
+    body, headers = world.fake.delivery_event(message)
+    app = create_app()
+    app.dependency_overrides[get_now] = lambda: at("2015-11-17 08:06")
+
+    with TestClient(app) as client:
+        forged = client.post(
+            "/zalo/webhook", content=body, headers={"X-ZEvent-Signature": "mac=00"}
+        )
+        assert forged.status_code == 403
+        assert row(world.engine, delivery_id).state == "unknown"
+        settled = client.post("/zalo/webhook", content=body, headers=headers)
+
+    assert (settled.status_code, settled.json()) == (200, {"ok": True, "state": "reconciled"})
+    assert row(world.engine, delivery_id).state == "sent"
+    assert len(world.fake.messages) == 1  # settled, never sent again
