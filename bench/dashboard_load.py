@@ -184,7 +184,9 @@ async def warm_up(sessions: list[httpx.AsyncClient]) -> None:
 
 
 async def load(base: str, args: argparse.Namespace, url: str) -> list[Sample]:
-    sessions = [await logged_in(base, n) for n in range(args.clients)]
+    # Logged in together: logged in one by one, the first would sit idle past the server's
+    # keep-alive timeout (5 s) while the last log in, and find its connection closed.
+    sessions = list(await asyncio.gather(*(logged_in(base, n) for n in range(args.clients))))
     stop = asyncio.Event()
     try:
         await warm_up(sessions)
