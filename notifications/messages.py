@@ -365,6 +365,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # The templates ship with the package: no stat() of their files on every message
+        # (a third of the rendering time when planning 66,000 reminders).
+        auto_reload=False,
     )
     env.filters |= {
         "deadline": format_deadline_vi,
