@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -49,3 +50,12 @@ def current_user(request: Request, session: DB) -> OfficeUser:
 
 
 User = Annotated[OfficeUser, Depends(current_user)]
+
+
+@contextmanager
+def office_session(request: Request) -> Iterator[tuple[Session, OfficeUser]]:
+    """DB and User in one step, inside the handler, for the office's busiest page: each sync
+    dependency is a trip through the thread pool and back (the session's two), which costs
+    more than the page itself once its data is kept (bench/README.md)."""
+    with session_scope() as session:
+        yield session, current_user(request, session)

@@ -17,7 +17,7 @@ from dondoc.labels import SECTOR_LABELS_VI
 from dondoc.rules.status import STATUS_LABELS_VI, Status
 from dondoc.unittable import UnitTable
 from models import Campaign
-from web.deps import DB, Now, User
+from web.deps import DB, Now, User, office_session
 from web.office.common import campaign_or_404, render
 
 router = APIRouter()
@@ -65,31 +65,26 @@ def campaigns(request: Request, session: DB, now: Now, user: User) -> Response:
 
 @router.get("/c/{code}")
 def campaign_page(
-    request: Request,
-    code: str,
-    session: DB,
-    now: Now,
-    user: User,
-    filters: Filters,
-    page: Text = None,
+    request: Request, code: str, now: Now, filters: Filters, page: Text = None
 ) -> Response:
-    campaign = campaign_or_404(session, code)
-    number = int(page) if page and page.isdigit() else 1
-    shown = dashboard.snapshot(session, campaign, now=now)
-    rows = shown.table.page(filters, number)
-    context = {
-        "campaign": campaign,
-        "now": now,
-        "progress": shown.progress,
-        "options": shown.options,
-        "page": rows,
-        "rows_html": rows_html(request, campaign, shown.table, rows, filters),
-        "filters": filters,
-        "filter_query": filter_query,
-        "statuses": STATUS_LABELS_VI,
-        "sectors": SECTOR_LABELS_VI,
-    }
-    return render(request, "office/campaign.html", context, user=user)
+    with office_session(request) as (session, user):
+        campaign = campaign_or_404(session, code)
+        number = int(page) if page and page.isdigit() else 1
+        shown = dashboard.snapshot(session, campaign, now=now)
+        rows = shown.table.page(filters, number)
+        context = {
+            "campaign": campaign,
+            "now": now,
+            "progress": shown.progress,
+            "options": shown.options,
+            "page": rows,
+            "rows_html": rows_html(request, campaign, shown.table, rows, filters),
+            "filters": filters,
+            "filter_query": filter_query,
+            "statuses": STATUS_LABELS_VI,
+            "sectors": SECTOR_LABELS_VI,
+        }
+        return render(request, "office/campaign.html", context, user=user)
 
 
 # Per snapshot (weakly: gone with it), its pages' rows as HTML: the same for every office user
