@@ -57,7 +57,7 @@ RECEIVED = datetime(2015, 11, 23, 9, 0, tzinfo=VN_TZ)  # the day before the dead
 AS_OF = datetime(2015, 11, 24, 10, 0, tzinfo=VN_TZ)
 SECTORS = ["state", "non_state", "fdi", "public_service", "administrative"]
 KINDS = ["Công ty TNHH", "Trường", "Ủy ban nhân dân phường", "Công ty Cổ phần"]
-RAW = "raw openpyxl parse"
+RAW, RAW_AGAIN = "raw openpyxl parse", "raw openpyxl parse, again"
 Fields = dict[str | None, list[IndicatorDefinition]]  # by sector: what a unit's form holds
 
 
@@ -299,6 +299,8 @@ def xlsx_run(
         accept_all(engine)
         with profiled(profile):
             consolidate(engine, requirement_id, clock, storage)
+        with clock.step(RAW_AGAIN):  # the machine is shared: the reference gets two chances
+            raw_parse(forms)
     return clock, forms
 
 
@@ -378,7 +380,7 @@ def measure_xlsx(admin_url: str | None, tmp: Path, n: int, runs: int, profile: b
         if profiler is not None:
             Stats(profiler).sort_stats("tottime").print_stats(25)
     steps = best(clocks)
-    reference = steps.pop(RAW)
+    reference = min(steps.pop(RAW), steps.pop(RAW_AGAIN))
     print(f"{n} XLSX forms, best of {runs} (s); {RAW} {reference:.3f}")
     total = 0.0
     for name, seconds in steps.items():
