@@ -8,6 +8,7 @@ import sys
 from sqlalchemy.exc import DBAPIError
 
 from dondoc.cli import consolidate as _consolidate  # noqa: F401 (registers its commands)
+from dondoc.cli import outbox as _outbox  # noqa: F401 (registers its commands)
 from dondoc.cli.app import app
 from dondoc.errors import DondocError, InputError
 from dondoc.settings import SettingsError
