@@ -3,33 +3,19 @@ forged one is refused with 403 and settles nothing. Against the fake Zalo on loo
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime
-
 from fastapi.testclient import TestClient
 
-from dondoc.remindrun import dispatch_due
-from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
-from dondoc.settings import get_settings
 from tests.support.fake_zalo import World
-from tests.test_delivery_reconcile import queue_one, row
+from tests.test_delivery_reconcile import row
+from tests.test_outbox_settle import at, unknown_message
 from web.app import create_app
 from web.deps import get_now
 
 pytest_plugins = ["tests.support.fake_zalo"]
 
 
-def at(text: str) -> datetime:
-    return parse_local_datetime(text, VN_TZ)
-
-
 def test_a_signed_event_settles_the_unknown_row_and_a_forged_one_is_refused(world: World) -> None:
-    delivery_id = queue_one(world.engine)
-    world.fake.delay = 3  # longer than the client's timeout: Zalo has it, we never hear
-    sent = dispatch_due(
-        world.engine, now=at("2015-11-17 08:05"), settings=get_settings(), worker="w"
-    )
-    assert sent == Counter({"unknown": 1})
+    delivery_id = unknown_message(world)
     [message] = world.fake.messages
     body, headers = world.fake.delivery_event(message)
     app = create_app()
