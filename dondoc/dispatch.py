@@ -54,13 +54,15 @@ def dispatch(
     recheck: Recheck | None = None,
     pacer: Pacer | None = None,
     follow_up: FollowUp | None = None,
+    campaign_id: int | None = None,
 ) -> Counter[str]:
-    """Send what is due, up to `limit` rows; return how many rows ended in each state.
+    """Send what is due (of one campaign when given), up to `limit` rows; return how many rows
+    ended in each state.
     Claims again after each batch: what the batch's follow-ups made due goes out now. Nothing
     a batch records is due again at once (retries wait), so this ends."""
     summary: Counter[str] = Counter()
     while (left := limit - summary.total()) > 0:
-        batch = claim(engine, now=now, worker=worker, limit=left)
+        batch = claim(engine, now=now, worker=worker, limit=left, campaign_id=campaign_id)
         if not batch:
             break
         for delivery_id in batch:

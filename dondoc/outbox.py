@@ -73,9 +73,16 @@ def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) ->
 
 
 def claim(
-    engine: Engine, *, now: datetime, worker: str, limit: int, channel: str | None = None
+    engine: Engine,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int,
+    channel: str | None = None,
+    campaign_id: int | None = None,
 ) -> list[int]:
-    """Take up to `limit` due rows for this worker; return their ids (committed)."""
+    """Take up to `limit` due rows for this worker (of one channel, of one campaign when
+    given); return their ids (committed)."""
     with Session(engine) as session:
         query = (
             select(Delivery.id)
@@ -85,6 +92,8 @@ def claim(
         )
         if channel is not None:
             query = query.where(Delivery.channel == channel)
+        if campaign_id is not None:
+            query = query.where(Delivery.campaign_id == campaign_id)
         if engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         candidates = [i for i in session.exec(query).all() if i is not None]

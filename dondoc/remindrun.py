@@ -49,8 +49,15 @@ def plan_and_enqueue(
 
 
 def dispatch_due(
-    engine: Engine, *, now: datetime, settings: Settings, worker: str, limit: int = 500
+    engine: Engine,
+    *,
+    now: datetime,
+    settings: Settings,
+    worker: str,
+    limit: int = 500,
+    campaign_id: int | None = None,
 ) -> Counter[str]:
+    """What is due, of every campaign (the flows) or of one (the office's "send now")."""
     channels = build_channels(settings)
     zalo = channels.get("zalo")
     # First settle what Zalo can tell about earlier unknown outcomes (one batch a tick).
@@ -68,6 +75,7 @@ def dispatch_due(
         recheck=recheck_reminders,
         pacer=Pacer(RATES),
         follow_up=partial(follow_up, engine, settings=settings),
+        campaign_id=campaign_id,
     )
 
 

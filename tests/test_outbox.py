@@ -20,7 +20,7 @@ from dondoc.settings import get_settings
 from models import Assignment, Delivery, DeliveryAttempt
 from notifications.base import ChannelError
 from notifications.email import EmailChannel
-from tests.support.files import SEED, copy_examples
+from tests.support.files import CITY, SEED, copy_examples
 from tests.support.smtp import smtp_server
 
 NOW = datetime(2015, 11, 17, 1, 0, tzinfo=UTC)  # Tue 17/11/2015 08:00 local
@@ -113,6 +113,24 @@ def test_two_dispatchers_never_claim_the_same_row(
     assert not set(claimed["w0"]) & set(claimed["w1"])
     # On SQLite the writers queue, so one may take everything; the union is all rows either way.
     assert sorted(claimed["w0"] + claimed["w1"]) == sorted(d for d in range(1, len(ids) + 1))
+
+
+def test_the_office_send_now_dispatches_only_its_own_campaign(
+    engine: Engine, seeded: tuple[int, list[int]], tmp_path: Path
+) -> None:
+    campaign, ids = seeded
+    with Session(engine) as session:
+        load_plan(session, tmp_path / CITY, now=NOW, actor="test", tz=VN_TZ)
+        session.commit()
+    other = campaign + 1
+    put(engine, item(campaign, ids[0]), item(other, None, 1, step_key="digest-2015-11-17"))
+    recorder = Recorder()
+
+    sent = dispatch(engine, {"email": recorder}, now=NOW, worker="office", campaign_id=campaign)
+
+    assert sent == Counter({"sent": 1}) and len(recorder.sent) == 1
+    assert states(engine) == Counter({"sent": 1, "pending": 1})
+    assert dispatch(engine, {"email": recorder}, now=NOW, worker="flow") == Counter({"sent": 1})
 
 
 def test_email_goes_through_smtp_one_message_per_recipient(

@@ -287,7 +287,9 @@ def remind_send_now(
     with session_scope() as session:
         campaign_id = get_campaign(session, campaign).id or 0
     added, plan = plan_and_enqueue(get_engine(), campaign_id, now=now, settings=settings)
-    sent = dispatch_due(get_engine(), now=now, settings=settings, worker="cli")
+    sent = dispatch_due(
+        get_engine(), now=now, settings=settings, worker="cli", campaign_id=campaign_id
+    )
     console.print(
         f"{added} message(s) planned, {len(plan.skipped)} unit(s) skipped; "
         f"dispatched: {dict(sent) or 'nothing due'}"

@@ -107,7 +107,8 @@ def send_now(
     settings, engine = get_settings(), get_engine()
     added, _plan = plan_and_enqueue(engine, campaign.id or 0, now=now, settings=settings)
     worker = f"office:{user.username}"[:64]
-    sent = dispatch_due(engine, now=now, settings=settings, worker=worker, limit=SEND_LIMIT)
+    sent = dispatch_due(engine, now=now, settings=settings, worker=worker, limit=SEND_LIMIT,
+                        campaign_id=campaign.id)  # fmt: skip
     log.info("send-now %s by %s: %d queued, dispatched %s", code, user.username, added, dict(sent))
     text, kind = result_text(added, sent)
     return done(request, session, page_url(campaign), text, kind)
