@@ -7,7 +7,6 @@ work on plain values."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from dondoc.completion import EXEMPT, RequirementFacts, counted_version, load_re
 from dondoc.reports.model import ReportInput, StatusRow
 from dondoc.rules import aggregate_codec
 from dondoc.rules.aggregate import Aggregate, UnitFigures, aggregate, combine
+from dondoc.rules.docnumber import DocNumberError, parse_doc_number
 from dondoc.tracking import campaign_status
 from models import (
     Assignment,
@@ -38,8 +38,6 @@ from models import (
     Unit,
 )
 from models.enums import DistributionRole
-
-_DOC_TYPE = re.compile(r"^[^/]*/[^-]+-(.+)$")  # "95/KH-LĐLĐ" -> "LĐLĐ"
 
 
 @dataclass(frozen=True)
@@ -141,8 +139,11 @@ def report_input(
 def report_number(plan_number: str) -> str:
     """The report's number to be filled in by the office, with the plan's issuer symbol:
     95/KH-LĐLĐ -> …/BC-LĐLĐ."""
-    match = _DOC_TYPE.match(plan_number.strip())
-    return f"…/BC-{match[1]}" if match else "…/BC"
+    try:
+        issuer = parse_doc_number(plan_number).issuer
+    except DocNumberError:
+        return "…/BC"
+    return f"…/BC-{issuer}"
 
 
 # --- the queries ------------------------------------------------------------------------------

@@ -43,6 +43,14 @@ from models import (
 from models.enums import Channel
 
 
+class OlderVersionError(ConsolidationError):
+    """A newer version of the requirement's consolidation is accepted already."""
+
+
+class NoParentDutyError(ConsolidationError):
+    """The parent campaign asks nothing of the issuing unit: nothing to roll up into."""
+
+
 @dataclass(frozen=True)
 class Storage:
     tz: ZoneInfo
@@ -177,7 +185,7 @@ def parent_assignment(session: Session, campaign: Campaign, requirement: Require
     if not rows:
         issuer = session.get_one(Unit, campaign.issuer_unit_id)
         parent = session.get_one(Campaign, campaign.parent_campaign_id)
-        raise ConsolidationError(
+        raise NoParentDutyError(
             f"the parent campaign {parent.code} asks nothing of {issuer.code}: "
             "nothing to roll up into"
         )
@@ -210,7 +218,7 @@ def _refuse_older(session: Session, row: Consolidation) -> None:
         )
     ).first()
     if newer is not None:
-        raise ConsolidationError(
+        raise OlderVersionError(
             f"version {newer} is accepted already: version {row.version} is older"
         )
 

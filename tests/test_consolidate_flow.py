@@ -17,7 +17,7 @@ from dondoc.settings import get_settings
 from flows.consolidate import consolidate
 from models import Consolidation, Delivery
 from tests.support.consolidating import claim_now, requirement_units, send_report
-from tests.support.smtp import Inbox, smtp_server
+from tests.support.smtp import Inbox, smtp_for_dondoc
 from tests.support.tracking import CAMPAIGN, load_seed, local
 
 pytest_plugins = ["tests.prefect_harness"]
@@ -27,10 +27,8 @@ OFFICE = ("chanhvanphong.ldld-q1-vp@example.invalid", "vanthu.ldld-q1-vp@example
 
 @pytest.fixture
 def mail(env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    with smtp_server() as (inbox, port):
-        monkeypatch.setenv("DONDOC_SMTP_URL", f"mailto://127.0.0.1:{port}")
-        monkeypatch.setenv("DONDOC_PUBLIC_BASE_URL", "https://dondoc.example.vn")
-        get_settings.cache_clear()
+    monkeypatch.setenv("DONDOC_PUBLIC_BASE_URL", "https://dondoc.example.vn")
+    with smtp_for_dondoc(monkeypatch) as inbox:
         yield inbox
 
 

@@ -82,10 +82,12 @@ def submit_all(
 def consolidate(at_text: str) -> Consolidation:
     [claim] = [c for c in claim_now(CAMPAIGN, local(at_text)) if c.requirement_code == "cdcs"]
     with session_scope() as session:
-        return consolidate_claim(
-            session, completion_id(session, claim), now=local(at_text), tz=VN_TZ,
-            storage_root=get_settings().effective_storage_dir,
-        )  # fmt: skip
+        return draft_claim(session, completion_id(session, claim), at_text)
+
+
+def draft_claim(session: Session, claim_id: int, at_text: str) -> Consolidation:
+    root = get_settings().effective_storage_dir
+    return consolidate_claim(session, claim_id, now=local(at_text), tz=VN_TZ, storage_root=root)
 
 
 def stored(consolidation_id: int) -> dict[str, bytes]:
@@ -168,10 +170,7 @@ def test_the_same_state_is_drafted_once_and_rebuilds_to_the_same_bytes(
     submit_all(codes, outline)
     first = consolidate("2015-11-24 10:00")
     with session_scope() as session:
-        again = consolidate_claim(
-            session, first.completion_id, now=local("2015-11-24 11:00"), tz=VN_TZ,
-            storage_root=get_settings().effective_storage_dir,
-        )  # fmt: skip
+        again = draft_claim(session, first.completion_id, "2015-11-24 11:00")
         source = read_source(session, first.requirement_id, as_of=first.as_of)
         root = get_settings().effective_storage_dir
         one, two = (draft(session, source, tz=VN_TZ, storage_root=root) for _ in range(2))
@@ -194,10 +193,7 @@ def test_two_workers_drafting_the_same_claim_make_one_version(
 
     def work() -> int:
         with Session(engine, expire_on_commit=False) as s:
-            row = consolidate_claim(
-                s, cid, now=local("2015-11-24 10:00"), tz=VN_TZ,
-                storage_root=get_settings().effective_storage_dir,
-            )  # fmt: skip
+            row = draft_claim(s, cid, "2015-11-24 10:00")
             s.commit()
             return row.id or 0
 

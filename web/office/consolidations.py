@@ -12,7 +12,14 @@ from sqlmodel import Session, col, select
 
 from dondoc.consolidation import ConsolidationError, files_of
 from dondoc.consolidation_notice import KINDS_VI, REASONS_VI
-from dondoc.rollup import Storage, accept, requirements_of, run_now
+from dondoc.rollup import (
+    NoParentDutyError,
+    OlderVersionError,
+    Storage,
+    accept,
+    requirements_of,
+    run_now,
+)
 from dondoc.settings import get_settings
 from models import Campaign, Consolidation, ConsolidationFile, Requirement
 from web.deps import DB, Now, User
@@ -126,8 +133,8 @@ def _consolidation_or_404(
 
 
 def _refusal_vi(exc: ConsolidationError, row: Consolidation) -> str:
-    if "accepted already" in str(exc):
+    if isinstance(exc, OlderVersionError):
         return f"Không thể duyệt lần {row.version}: một bản tổng hợp mới hơn đã được duyệt."
-    if "asks nothing" in str(exc):
+    if isinstance(exc, NoParentDutyError):
         return "Kế hoạch cấp trên không giao báo cáo cho đơn vị này, nên chưa gửi lên được."
     return "Không duyệt được bản tổng hợp này."
