@@ -1,14 +1,23 @@
 """The outbox's Zalo channel: a template message per row, through ZaloClient, with Zalo's
-error classes mapped onto the outbox's outcomes. The night ban is respected before calling."""
+error classes mapped onto the outbox's outcomes. The night ban is respected before calling.
+
+A deferral (the OA's daily quota or balance spent, the night ban) holds for every later row
+too: the channel remembers it until its retry moment and defers those rows without asking
+Zalo again. A template's own daily limit (-147) holds for that template only. The channel
+lives for one dispatch call, so a restart forgets nothing that matters: the rows' not_before
+already says when to try again."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from dondoc.outbox import Outcome
 from models import Delivery
 from notifications.base import ChannelError
 from notifications.zalo import ZaloClient, ZaloError, after_night_ban, in_night_ban, tracking_id
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = {
     "transient": Outcome.TRANSIENT,
@@ -19,6 +28,8 @@ OUTCOMES = {
     "unknown": Outcome.UNKNOWN,
 }
 NOT_TEMPLATE_DATA = ("template", "unit_code")
+TEMPLATE_DAILY_LIMIT = "-147"  # one template's quota: the others may still go
+WHOLE_OA = ""  # the scope of every other deferral
 
 
 def alert_of(exc: ZaloError) -> str | None:
@@ -31,29 +42,60 @@ def alert_of(exc: ZaloError) -> str | None:
     return "zalo-quota" if exc.kind == "deferred" else "zalo-data"
 
 
+def template_of(delivery: Delivery) -> str:
+    return str(delivery.params.get("template", delivery.kind))
+
+
 class ZaloChannel:
     name = "zalo"
 
     def __init__(self, client: ZaloClient) -> None:
         self.client = client
+        # Scope (WHOLE_OA or a template kind) -> the deferral that holds it until its retry_at.
+        self.held: dict[str, ChannelError] = {}
 
     def send(self, delivery: Delivery, *, now: datetime) -> str | None:
-        if in_night_ban(now):  # Zalo refuses 22:00–06:00 (-133): do not even ask
-            raise ChannelError(Outcome.DEFERRED, "Zalo night ban", code="-133",
-                               retry_at=after_night_ban(now))  # fmt: skip
+        if (deferral := self.deferral(delivery, now=now)) is not None:
+            raise deferral
+        template = template_of(delivery)
         data = {k: v for k, v in delivery.params.items() if k not in NOT_TEMPLATE_DATA}
         try:
             result = self.client.send_template(
                 phone=delivery.recipient,
-                kind=str(delivery.params.get("template", delivery.kind)),
+                kind=template,
                 data=data,
                 # One id per outbox row, the same on every attempt: Zalo's delivery webhook
                 # and the reconciliation of an unknown outcome find the row by it.
                 tracking_id=tracking_id(delivery.id or 0),
             )
         except ZaloError as exc:
-            raise ChannelError(OUTCOMES[exc.kind], str(exc), code=exc.code,
-                               retry_at=exc.retry_at(now),
-                               fallback_to_email=exc.fallback_to_email,
-                               alert=alert_of(exc)) from exc  # fmt: skip
+            error = ChannelError(OUTCOMES[exc.kind], str(exc), code=exc.code,
+                                 retry_at=exc.retry_at(now),
+                                 fallback_to_email=exc.fallback_to_email,
+                                 alert=alert_of(exc))  # fmt: skip
+            self._hold(error, template)
+            raise error from exc
         return result.msg_id
+
+    def _hold(self, error: ChannelError, template: str) -> None:
+        if error.outcome is not Outcome.DEFERRED or error.retry_at is None:
+            return
+        scope = template if error.code == TEMPLATE_DAILY_LIMIT else WHOLE_OA
+        self.held[scope] = error
+        log.info("Zalo %s: no Zalo request for %s until %s", error.code,
+                 f"template {template}" if scope else "any message", error.retry_at)  # fmt: skip
+
+    def deferral(self, delivery: Delivery, *, now: datetime) -> ChannelError | None:
+        """Why this row must wait without asking Zalo (the night ban, or a deferral still
+        holding: a fresh error with its code, moment and alert), or None to ask."""
+        if in_night_ban(now):  # Zalo refuses 22:00–06:00 (-133): do not even ask
+            return ChannelError(Outcome.DEFERRED, "Zalo night ban", code="-133",
+                                retry_at=after_night_ban(now))  # fmt: skip
+        template = template_of(delivery)
+        for scope in (WHOLE_OA, template):
+            held = self.held.get(scope)
+            if held is not None and held.retry_at is not None and now < held.retry_at:
+                return ChannelError(Outcome.DEFERRED, f"{held} (not asked again)",
+                                    code=held.code, retry_at=held.retry_at,
+                                    alert=held.alert)  # fmt: skip
+        return None
