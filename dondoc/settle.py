@@ -28,19 +28,32 @@ class UnknownRow:
     channel: str
     recipient: str
     last_error: str | None
+    unit_name: str | None = None
+    kind: str = ""
+    since: datetime | None = None  # when it was going out (its claim)
 
 
 def unknown_rows(session: Session, campaign_id: int) -> list[UnknownRow]:
     rows = session.exec(
-        select(Delivery, Unit.code)
+        select(Delivery, Unit.code, Unit.name)
         .outerjoin(Assignment, col(Assignment.id) == Delivery.assignment_id)
         .outerjoin(Unit, col(Unit.id) == Assignment.unit_id)
         .where(Delivery.campaign_id == campaign_id, Delivery.state == "unknown")
         .order_by(col(Delivery.id))
     ).all()
     return [
-        UnknownRow(d.id or 0, code, d.step_key, d.channel, d.recipient, d.last_error)
-        for d, code in rows
+        UnknownRow(
+            d.id or 0,
+            code,
+            d.step_key,
+            d.channel,
+            d.recipient,
+            d.last_error,
+            unit_name=name,
+            kind=d.kind,
+            since=d.claimed_at,
+        )
+        for d, code, name in rows
     ]
 
 
@@ -63,7 +76,11 @@ def settle(session: Session, delivery_id: int, *, sent: bool, by: str, now: date
             error=f"{decision} by {by}",
         )
     )
-    campaign_id = session.get_one(Delivery, delivery_id).campaign_id
-    session.add(AuditEvent(at=now, actor=by, action="delivery.settled", campaign_id=campaign_id,
-                           details={"delivery": delivery_id, "sent": sent}))  # fmt: skip
+    row = session.get_one(Delivery, delivery_id)
+    assignment = session.get(Assignment, row.assignment_id) if row.assignment_id else None
+    session.add(AuditEvent(at=now, actor=by, action="delivery.settled",
+                           campaign_id=row.campaign_id,
+                           unit_id=assignment.unit_id if assignment else None,
+                           details={"delivery": delivery_id, "sent": sent,
+                                    "channel": row.channel}))  # fmt: skip
     return str(values["state"])

@@ -9,6 +9,7 @@ from web.office import (
     auth,
     campaigns,
     consolidations,
+    deliveries,
     exports,
     recording,
     reminders,
@@ -16,5 +17,15 @@ from web.office import (
 )
 
 router = APIRouter()
-for module in (auth, campaigns, units, recording, actions, exports, consolidations, reminders):
+for module in (
+    auth,
+    campaigns,
+    units,
+    recording,
+    actions,
+    exports,
+    consolidations,
+    reminders,
+    deliveries,
+):
     router.include_router(module.router, prefix="/office")

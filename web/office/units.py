@@ -25,7 +25,7 @@ from web.office.unit_view import unit_detail
 
 router = APIRouter()
 OFFICE_CHANNELS = (Channel.OFFICE, Channel.EMAIL, Channel.ZALO)
-ACTIONS = ("record", "review", "extend", "exempt", "link")
+ACTIONS = ("record", "review", "extend", "exempt", "link", "settle")
 EVENT_LABELS = {
     "submission.received": "Nhận báo cáo",
     "submission.accepted": "Chấp nhận báo cáo",
@@ -35,6 +35,7 @@ EVENT_LABELS = {
     "link.reissued": "Cấp lại đường dẫn nộp báo cáo",
     "notice.sent": "Đã gửi thư điện tử",
     "notice.failed": "Gửi thư điện tử không thành công",
+    "delivery.settled": "Xử lý tin nhắn chưa rõ kết quả",
 }
 
 
@@ -100,6 +101,8 @@ def event_note(event: AuditEvent, tz: ZoneInfo) -> str:
         parts.append(f"phiên bản {d['version']}")
     if "channel" in d:
         parts.append(CHANNEL_LABELS_VI.get(str(d["channel"]), str(d["channel"])))
+    if "sent" in d:
+        parts.append("xác nhận đã đến người nhận" if d["sent"] else "gửi lại")
     if "due_at" in d:
         parts.append(f"hạn mới {format_deadline_vi(datetime.fromisoformat(str(d['due_at'])), tz)}")
     if "to" in d:
