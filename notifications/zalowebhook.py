@@ -2,9 +2,15 @@
 `user_received_message` event — which message (tracking id, msg_id) reached the phone, when.
 
 The signature header is `X-ZEvent-Signature: mac=<sha256 hex of app id + raw body + timestamp
-+ OA secret key>` (../shared/reference/zalo-apprise.md; verify on a real Official Account
-whether the first term is the app id or the OA id). Zalo expects a 200 within 2 seconds and
-retries for about an hour: the handler checks, applies the fact and answers, nothing more."""
++ OA secret key>`, the timestamp being the event's own `timestamp` field: a plain SHA-256 of the
+concatenation, not an HMAC. No page of Zalo's own saying so was found in the public material
+searched; the formula is the one independent implementations agree on and quote as
+"mac = sha256(appId + data + timeStamp + OAsecretKey)" (the app id, not the OA id; the
+"OA Secret Key" of the webhook settings, not the app secret), e.g. Chatwoot's Zalo job
+(app/jobs/webhooks/zalo_events_job.rb) and
+https://hainh.me/zalo-api-php-webhook-callback-official-account.html.
+Check it on a real Official Account before relying on it. Zalo expects a 200 within 2 seconds
+and retries for about an hour: the handler checks, applies the fact and answers, nothing more."""
 
 from __future__ import annotations
 
