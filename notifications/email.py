@@ -3,17 +3,27 @@ a local sink (var/mail/*.eml) so that nothing leaves the machine by default.
 
 Apprise traps avoided (../shared/reference/zalo-apprise.md): never `retry=` (it resends to
 recipients that already succeeded) and a fresh Apprise object per message (a reused one waits
-~5.5 s between sends)."""
+~5.5 s between sends).
+
+Per message cost: the SMTP URL is parsed once per process (settings are fixed), and Apprise's
+email plugin gets a TLS context without re-reading the CA bundle (see `_AppriseSsl`)."""
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import functools
 import os
+import re
+import ssl
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from dondoc.settings import Settings
@@ -37,24 +47,127 @@ def send_email(message: Email, settings: Settings) -> str:
     """Deliver one message; return where it went ('smtp' or the sink file's path)."""
     if settings.smtp_url is None:
         return str(_to_sink(message, settings))
-    _to_smtp(message, settings, settings.smtp_url.get_secret_value())
+    _smtp_service(settings.smtp_url.get_secret_value(), settings.mail_from).send(message)
     return "smtp"
 
 
-def _to_smtp(message: Email, settings: Settings, url: str) -> None:
-    import apprise
+@functools.lru_cache(maxsize=4)
+def _smtp_service(url: str, mail_from: str) -> _SmtpService:
+    return _SmtpService(url, mail_from)
 
-    sep = "&" if "?" in url else "?"
-    target = f"{url}{sep}{urlencode({'to': message.to, 'from': settings.mail_from})}"
-    sender = apprise.Apprise()
-    if not sender.add(target):
-        raise EmailError("the SMTP URL is not valid for Apprise", permanent=True)
-    # Our body is plain text: said so, Apprise keeps its line breaks (the html part gets <br>);
-    # unsaid, it reads the text as HTML and the plain part loses every line break.
-    if not sender.notify(
-        title=message.subject, body=message.body, body_format=apprise.NotifyFormat.TEXT
-    ):
-        raise EmailError(f"SMTP refused or failed for {mask(message.to)}", permanent=False)
+
+class _SmtpService:
+    """The SMTP URL parsed once; per message a fresh Apprise and plugin object built from the
+    parsed arguments, with exactly one recipient."""
+
+    def __init__(self, url: str, mail_from: str) -> None:
+        import apprise
+        from apprise.plugins import url_to_dict as untyped
+
+        install_tls_hook()
+        url_to_dict: Callable[[str], dict[str, Any] | None] = untyped  # the parsing add() does
+        sep = "&" if "?" in url else "?"
+        self.asset = apprise.AppriseAsset()
+        parsed = url_to_dict(f"{url}{sep}{urlencode({'from': mail_from})}")
+        if parsed is None:
+            raise EmailError("the SMTP URL is not valid for Apprise", permanent=True)
+        # The outbox decides retries: Apprise's own (`retry=`) would resend to recipients that
+        # already got the message, and `optional=` would turn a failure into a success.
+        self.arguments: dict[str, Any] = parsed | {"retry": 0, "optional": False}
+
+    def send(self, message: Email) -> None:
+        import apprise
+
+        # One recipient, whatever targets the URL names: each outcome is recorded per row.
+        plugin = apprise.Apprise.instantiate(self.arguments | {"targets": [message.to]}, self.asset)
+        sender = apprise.Apprise(asset=self.asset)
+        if plugin is None or not sender.add(plugin):
+            raise EmailError("the SMTP URL is not valid for Apprise", permanent=True)
+        # Our body is plain text: said so, Apprise keeps its line breaks (the html part gets <br>);
+        # unsaid, it reads the text as HTML and the plain part loses every line break.
+        if not sender.notify(
+            title=message.subject, body=message.body, body_format=apprise.NotifyFormat.TEXT
+        ):
+            raise EmailError(f"SMTP refused or failed for {mask(message.to)}", permanent=False)
+
+
+def install_tls_hook() -> bool:
+    """Give Apprise's email plugin `_AppriseSsl` as its `ssl`; False, leaving the plugin
+    untouched, if Apprise's layout changed (tests/test_email_channel.py then fails loudly)."""
+    try:
+        from apprise.plugins.email import base
+    except ImportError:
+        return False
+    namespace = vars(base)  # the plugin looks its `ssl` global up at every send
+    if namespace.get("ssl") is ssl:
+        namespace["ssl"] = _APPRISE_SSL
+    return namespace.get("ssl") is _APPRISE_SSL
+
+
+class _AppriseSsl:
+    """The `ssl` module as Apprise's email plugin sees it.
+
+    The plugin calls `ssl.create_default_context()` on every send, even without TLS, and that
+    parses the whole CA bundle (~20 ms). Here the call returns a context loaded from the hashed
+    CA directory instead (OpenSSL reads a certificate from it only when a chain needs it), when
+    that directory holds every certificate of the bundle: the same trust, the same flags,
+    hostname check and CERT_REQUIRED. Otherwise, or with any argument, it is the real call.
+    Each call returns a new context: the plugin turns verification off on the context it got
+    when the URL says `verify=no`, so a shared one would stop verifying later sends."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+    @staticmethod
+    def create_default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        capath = None if args or kwargs else lazy_capath()
+        if capath is None:
+            return ssl.create_default_context(*args, **kwargs)
+        return ssl.create_default_context(capath=capath)
+
+
+_APPRISE_SSL = _AppriseSsl()
+
+
+@functools.cache
+def lazy_capath() -> str | None:
+    """The default CA directory when trusting it alone equals OpenSSL's default trust (bundle
+    file plus directory), checked once per process; None where it may not. Fewer roots could
+    only refuse more servers, never accept more; this check makes them refuse none more."""
+    if sys.platform == "win32":  # the default trust there also comes from the system stores
+        return None
+    paths = ssl.get_default_verify_paths()
+    if paths.capath is None or not Path(paths.capath).is_dir():
+        return None
+    try:
+        cafile = None if paths.cafile is None else Path(paths.cafile).read_bytes()
+        bundle = set() if cafile is None else _pem_certificates(cafile)
+        if bundle is None or not bundle <= _hashed_certificates(Path(paths.capath)):
+            return None
+    except OSError:  # unreadable: let OpenSSL's own loading decide, as before
+        return None
+    return paths.capath
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]*)-----END ")
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")  # what OpenSSL looks up: subject hash . n
+
+
+def _pem_certificates(data: bytes) -> set[bytes] | None:
+    """The DER certificates of a PEM file; None if it holds anything else OpenSSL would load
+    (trusted certificates with their own settings, revocation lists)."""
+    blocks = _PEM_BLOCK.findall(data)
+    if len(blocks) != data.count(b"-----BEGIN ") or any(k != b"CERTIFICATE" for k, _ in blocks):
+        return None
+    return {base64.b64decode(body) for _, body in blocks}
+
+
+def _hashed_certificates(directory: Path) -> set[bytes]:
+    found: set[bytes] = set()
+    for entry in directory.iterdir():
+        if _HASHED_NAME.fullmatch(entry.name) and entry.is_file():
+            found |= _pem_certificates(entry.read_bytes()) or set()
+    return found
 
 
 def _to_sink(message: Email, settings: Settings) -> Path:
