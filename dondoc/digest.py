@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from dondoc.notices import REMINDER_KINDS
 from dondoc.outbox import NewDelivery
-from dondoc.reminding import calendar_overrides, contacts_by_unit, targets
+from dondoc.reminding import Plan, calendar_overrides, contacts_by_unit, targets
 from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import DEFAULT_POLICY
 from dondoc.rules.status import Status
@@ -29,10 +29,12 @@ from notifications.messages import (
 DIGEST_AT = DEFAULT_POLICY.send_at  # the office reads it with the morning's reminders
 
 
-def digest_input(session: Session, campaign: Campaign, *, now: datetime, settings: Settings
-                 ) -> DigestInput:  # fmt: skip
-    found = targets(session, campaign, now)
-    contacts = contacts_by_unit(session, {t.unit.id or 0 for t in found})
+def digest_input(session: Session, campaign: Campaign, *, now: datetime, settings: Settings,
+                 plan: Plan | None = None) -> DigestInput:  # fmt: skip
+    """From the reminder plan of the same moment when given (the statuses and contacts it read),
+    else read afresh."""
+    found = plan.targets if plan else targets(session, campaign, now)
+    contacts = plan.contacts if plan else contacts_by_unit(session, {t.unit.id for t in found})
     reminded = _reminders(session, campaign)
     lines: dict[str, Counter[Status]] = defaultdict(Counter)
     units = []
@@ -107,20 +109,36 @@ def office_addresses(session: Session, campaign: Campaign) -> list[Contact]:
 
 
 def plan_digest(session: Session, campaign: Campaign, *, now: datetime, settings: Settings,
-                calendar: WorkingCalendar | None = None) -> list[NewDelivery]:  # fmt: skip
+                calendar: WorkingCalendar | None = None, plan: Plan | None = None
+                ) -> list[NewDelivery]:  # fmt: skip
     """The day's digest to the office's consenting email addresses, once the morning send time
-    has passed on a working day of the office."""
+    has passed on a working day of the office; nothing once every address has today's."""
     calendar = calendar or WorkingCalendar(overrides=calendar_overrides(session))
     local = now.astimezone(settings.tz)
     if not calendar.is_working_day(local.date()) or local.time() < DIGEST_AT:
         return []
-    data = digest_input(session, campaign, now=now, settings=settings)
+    key = f"digest-{local.date().isoformat()}"
+    office = _without_digest(session, campaign, office_addresses(session, campaign), key)
+    if not office:
+        return []  # every later tick of the day: not written again
+    data = digest_input(session, campaign, now=now, settings=settings, plan=plan)
     rendered = render_digest(data)
     group_text = render_zalo_group_text(data)
     body = f"{rendered.body}\n\n--- Tin nhắn gửi nhóm Zalo (sao chép) ---\n\n{group_text}"
-    office = office_addresses(session, campaign)
-    key = f"digest-{local.date().isoformat()}"
     return [NewDelivery(campaign_id=campaign.id or 0, assignment_id=None, step_key=key,
                         deadline_version=0, kind="digest", channel="email", recipient=c.email or "",
                         contact_role=c.role, subject=rendered.subject, body=body, not_before=now)
             for c in office]  # fmt: skip
+
+
+def _without_digest(
+    session: Session, campaign: Campaign, office: list[Contact], key: str
+) -> list[Contact]:
+    have = set(
+        session.exec(
+            select(Delivery.recipient).where(
+                Delivery.campaign_id == campaign.id, Delivery.step_key == key
+            )
+        )
+    )
+    return [c for c in office if c.email not in have]

@@ -11,18 +11,24 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dondoc.outbox import Outcome, Result, claim, mark_sending, record
+from dondoc.compose import StaleStepError
+from dondoc.outbox import Outcome, Result, claim, record, start_sending
 from models import Delivery
 from notifications.base import Channel, ChannelError
+from notifications.messages import MessageError
 
 log = logging.getLogger(__name__)
 # Re-check at the moment of sending: a reason to skip the row now (submitted, exempted,
 # extended…), or None to send it.
 Recheck = Callable[[Session, Delivery, datetime], str | None]
+# Then the columns to write as the row goes out (its text, written at send time: dondoc.compose);
+# raises StaleStepError when the message would now be false.
+Compose = Callable[[Session, Delivery, datetime], dict[str, Any]]
 # After an outcome is recorded: enqueue what it calls for (an email fallback, an office alert).
 FollowUp = Callable[[Delivery, Result, datetime], None]
 
@@ -52,6 +58,7 @@ def dispatch(
     worker: str,
     limit: int = 200,
     recheck: Recheck | None = None,
+    compose: Compose | None = None,
     pacer: Pacer | None = None,
     follow_up: FollowUp | None = None,
     campaign_id: int | None = None,
@@ -67,7 +74,8 @@ def dispatch(
             break
         for delivery_id in batch:
             state = send_one(engine, delivery_id, channels, now=now, worker=worker,
-                             recheck=recheck, pacer=pacer, follow_up=follow_up)  # fmt: skip
+                             recheck=recheck, compose=compose, pacer=pacer,
+                             follow_up=follow_up)  # fmt: skip
             summary[state] += 1
     return summary
 
@@ -80,36 +88,64 @@ def send_one(
     now: datetime,
     worker: str,
     recheck: Recheck | None = None,
+    compose: Compose | None = None,
     pacer: Pacer | None = None,
     follow_up: FollowUp | None = None,
 ) -> str:
-    with Session(engine, expire_on_commit=False) as session:
-        row = session.get(Delivery, delivery_id)
-        assert row is not None  # we hold its claim
-        reason = recheck(session, row, now) if recheck else None
-    if reason:
-        return record(
-            engine,
-            delivery_id,
-            Result(Outcome.SKIPPED, error=reason),
-            now=now,
-            from_state="claimed",
-        )
-    channel = channels.get(row.channel)
-    if channel is None:
-        error = f"channel {row.channel} is not configured"
-        result = Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
-        state = record(engine, delivery_id, result, now=now, from_state="claimed")
-    elif not mark_sending(engine, delivery_id, now=now, worker=worker):
+    ready = _prepare(engine, delivery_id, channels, now=now, worker=worker, recheck=recheck,
+                     compose=compose)  # fmt: skip
+    if ready is None:
         return "lost"  # recovered by another worker meanwhile; it is theirs now
+    row, through = ready
+    if isinstance(through, Result):  # recorded without sending
+        result = through
+        state = record(engine, delivery_id, result, now=now, from_state="claimed")
+        if result.outcome is Outcome.SKIPPED:
+            return state
     else:
         if pacer is not None:
             pacer.wait(row.channel)
-        result = _attempt(channel, row, now)
+        result = _attempt(through, row, now)
         state = record(engine, delivery_id, result, now=now)
     if follow_up is not None:
         follow_up(row, result, now)  # after the record: a failing follow-up undoes nothing
     return state
+
+
+def _prepare(
+    engine: Engine,
+    delivery_id: int,
+    channels: Mapping[str, Channel],
+    *,
+    now: datetime,
+    worker: str,
+    recheck: Recheck | None,
+    compose: Compose | None,
+) -> tuple[Delivery, Channel | Result] | None:
+    """One transaction from the claim to the network: re-check the row, write its text, mark
+    it `sending` (with that text). Returns the row with the channel to send it through or the
+    result to record instead (skipped, channel missing), or None if the claim was lost."""
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get_one(Delivery, delivery_id)  # we hold its claim
+        reason = recheck(session, row, now) if recheck else None
+        if reason:
+            return row, Result(Outcome.SKIPPED, error=reason)
+        channel = channels.get(row.channel)
+        if channel is None:
+            error = f"channel {row.channel} is not configured"
+            return row, Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
+        try:
+            content = compose(session, row, now) if compose else {}
+        except StaleStepError as exc:
+            return row, Result(Outcome.SKIPPED, error=str(exc))
+        except MessageError as exc:  # the data cannot make this message: a person must look
+            return row, Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
+        if not start_sending(session, delivery_id, worker=worker, content=content):
+            return None
+        session.commit()  # with the link the text may have issued
+    for name, value in content.items():
+        setattr(row, name, value)  # detached: what the channel sends, as stored
+    return row, channel
 
 
 def _attempt(channel: Channel, row: Delivery, now: datetime) -> Result:

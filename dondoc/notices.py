@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from dondoc.links import link_url, token_for
 from dondoc.outbox import NewDelivery
 from dondoc.reminding import ACTOR, calendar_overrides
-from dondoc.rules.calendar import WorkingCalendar, WorkWeek
+from dondoc.rules.calendar import DayOverride, WorkingCalendar, WorkWeek
 from dondoc.rules.reminders import working_days_left
 from dondoc.rules.status import effective_due
 from dondoc.settings import Settings
@@ -56,24 +56,65 @@ def unit_context(
 ) -> MessageContext:
     """The values every message to a unit shows: its deadline and days left as of `now`, its
     link, the office that receives the report and how to reach it."""
-    office = session.get_one(Unit, to.requirement.submit_to_unit_id)
-    reach = session.exec(
-        select(Contact).where(Contact.unit_id == office.id).order_by(col(Contact.role) != "office")
-    ).first()
-    issuer = session.get(Unit, to.campaign.issuer_unit_id)
-    token = token_for(session, campaign_id=to.campaign.id or 0, unit_id=to.unit.id or 0,
-                      secret=settings.secret(), by=ACTOR, now=now)  # fmt: skip
-    calendar = WorkingCalendar(WorkWeek(to.unit.calendar), calendar_overrides(session))
-    return MessageContext(
-        unit_name=to.unit.name, unit_code=to.unit.code, unit_short_name=to.unit.short_name,
-        requirement_title=to.requirement.title,
-        issuing_body=f"{to.campaign.issuing_body or ''} {issuer.name if issuer else ''}".strip(),
-        plan_number=to.campaign.doc_number, plan_title=to.campaign.title, due_at=to.due_at,
-        working_days_left=working_days_left(to.due_at, now, calendar, settings.tz),
-        link=link_url(settings.public_base_url, token), office_name=office.name,
-        office_phone=reach.zalo_phone if reach else None,
-        office_email=reach.email if reach else None, tz=settings.tz,
-    )  # fmt: skip
+    return Contexts(settings).of(session, to, now=now)
+
+
+class Contexts:
+    """Message contexts for many units in a row (a dispatch batch, one session per row): what
+    every unit of a requirement shares — the office and how to reach it, the issuer, the working
+    calendars — is read once, as plain values."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.offices: dict[int, tuple[str, str | None, str | None]] = {}
+        self.issuers: dict[int, str] = {}
+        self.calendars: dict[str, WorkingCalendar] = {}
+        self.overrides: list[DayOverride] | None = None
+
+    def of(self, session: Session, to: Addressee, *, now: datetime) -> MessageContext:
+        office_name, office_phone, office_email = self.office(session, to.requirement)
+        token = token_for(session, campaign_id=to.campaign.id or 0, unit_id=to.unit.id or 0,
+                          secret=self.settings.secret(), by=ACTOR, now=now)  # fmt: skip
+        calendar = self.calendar(session, to.unit.calendar)
+        return MessageContext(
+            unit_name=to.unit.name, unit_code=to.unit.code, unit_short_name=to.unit.short_name,
+            requirement_title=to.requirement.title,
+            issuing_body=self.issuer(session, to.campaign), plan_number=to.campaign.doc_number,
+            plan_title=to.campaign.title, due_at=to.due_at,
+            working_days_left=working_days_left(to.due_at, now, calendar, self.settings.tz),
+            link=link_url(self.settings.public_base_url, token), office_name=office_name,
+            office_phone=office_phone, office_email=office_email, tz=self.settings.tz,
+        )  # fmt: skip
+
+    def office(self, session: Session, requirement: Requirement
+               ) -> tuple[str, str | None, str | None]:  # fmt: skip
+        """(name, Zalo phone, email) of the office that receives the requirement's reports."""
+        unit_id = requirement.submit_to_unit_id
+        if unit_id not in self.offices:
+            office = session.get_one(Unit, unit_id)
+            reach = session.exec(
+                select(Contact)
+                .where(Contact.unit_id == unit_id)
+                .order_by(col(Contact.role) != "office")
+            ).first()
+            self.offices[unit_id] = (office.name, reach.zalo_phone if reach else None,
+                                     reach.email if reach else None)  # fmt: skip
+        return self.offices[unit_id]
+
+    def issuer(self, session: Session, campaign: Campaign) -> str:
+        key = campaign.id or 0
+        if key not in self.issuers:
+            issuer = session.get(Unit, campaign.issuer_unit_id)
+            name = issuer.name if issuer else ""
+            self.issuers[key] = f"{campaign.issuing_body or ''} {name}".strip()
+        return self.issuers[key]
+
+    def calendar(self, session: Session, week: str) -> WorkingCalendar:
+        if self.overrides is None:
+            self.overrides = calendar_overrides(session)
+        if week not in self.calendars:
+            self.calendars[week] = WorkingCalendar(WorkWeek(week), self.overrides)
+        return self.calendars[week]
 
 
 def consenting_emails(session: Session, unit_id: int) -> list[tuple[str, str]]:
@@ -133,7 +174,7 @@ def email_fallback(
         return []  # extended since: the new deadline's steps are planned on their own
     kind = Kind(row.kind)
     ctx = unit_context(session, to, now=now, settings=settings)
-    ctx = replace(ctx, overdue_count=_earlier_overdue(row.step_key))
+    ctx = replace(ctx, overdue_count=earlier_overdue(row.step_key))
     recipients = _fallback_recipients(consenting_emails(session, to.unit.id or 0), kind)
     return email_rows(to, kind, ctx, step_key=row.step_key, recipients=recipients, now=now)
 
@@ -147,7 +188,7 @@ def _fallback_recipients(emails: list[tuple[str, str]], kind: Kind) -> list[tupl
     return emails
 
 
-def _earlier_overdue(step_key: str) -> int:
+def earlier_overdue(step_key: str) -> int:
     # "overdue-3": the escalation text counts the overdue reminders before this one.
     head, _, number = step_key.rpartition("-")
     return int(number) - 1 if head == "overdue" and number.isdigit() else 0

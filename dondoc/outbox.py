@@ -13,15 +13,15 @@ record), so that:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, func, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, TextClause, bindparam, func, text, update
 from sqlmodel import Session, col, select
 
 from models import Delivery, DeliveryAttempt
@@ -58,18 +58,56 @@ class NewDelivery:
 
 
 def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) -> int:
-    """Insert the rows that do not exist yet; return how many were new."""
+    """Insert the rows that do not exist yet (the unique constraint: one row per assignment,
+    step, deadline version, channel and recipient); return how many were new."""
     if not items:
         return 0
-    rows = [
-        {**asdict(item), "state": "pending", "attempts": 0, "created_at": now} for item in items
-    ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Delivery).on_conflict_do_nothing().returning(col(Delivery.id))
-    # RETURNING lists the rows really inserted (rowcount is -1 for multi-row inserts on psycopg).
-    # The rows go as parameters of one compiled statement (SQLAlchemy's "insertmanyvalues"
-    # batches): a VALUES clause built from 66,000 rows took 0.5 ms a row just to compile.
-    return len(session.execute(statement, rows).all())
+    # vars(), not dataclasses.asdict: asdict deep-copies every params dict (1.6 s at 66,000).
+    rows = [vars(item) | {"state": "pending", "attempts": 0, "created_at": now} for item in items]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        return _copy_in(connection, rows)
+    # One statement run by the driver's executemany, whose rowcount is exactly the rows
+    # inserted. An insert() construct goes through SQLAlchemy's "insertmanyvalues": with
+    # RETURNING (its rowcount is -1 on psycopg without) 66,000 rows took 3 s on SQLite and
+    # 9.8 s on PostgreSQL, against 1.4 and 3.4 so.
+    return int(connection.execute(_insert_statement(), rows).rowcount)
+
+
+ENQUEUED = [f.name for f in fields(NewDelivery)] + ["state", "attempts", "created_at"]
+# From this many rows, PostgreSQL gets them by COPY: a planning tick's tens of thousands.
+COPY_FROM = 1000
+
+
+@cache
+def _insert_statement() -> TextClause:
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    return text(
+        f"INSERT INTO delivery ({', '.join(ENQUEUED)}) "
+        f"VALUES ({', '.join(':' + n for n in ENQUEUED)}) ON CONFLICT DO NOTHING"
+    ).bindparams(*[bindparam(n, type_=table.c[n].type) for n in ENQUEUED])
+
+
+def _copy_in(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """PostgreSQL, many rows: COPY into a temporary table (columns only, no constraints), then
+    one INSERT … SELECT that skips the rows that exist. 66,000 rows: 1.4 s, against 3.4 s as
+    an executemany (the client adapting each row's parameters is most of it)."""
+    names = ", ".join(ENQUEUED)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS delivery_in AS SELECT {names} FROM delivery "
+            "WITH NO DATA"
+        )
+        with cursor.copy(f"COPY delivery_in ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[n]) if n == "params" else row[n] for n in ENQUEUED])
+        cursor.execute(
+            f"INSERT INTO delivery ({names}) SELECT {names} FROM delivery_in ON CONFLICT DO NOTHING"
+        )
+        added = int(cursor.rowcount)
+        cursor.execute("TRUNCATE delivery_in")  # the table stays with the connection, empty
+        return added
 
 
 def claim(
@@ -116,17 +154,26 @@ def _move(
 def mark_sending(engine: Engine, delivery_id: int, *, now: datetime, worker: str) -> bool:
     """The last step before the network: committed, so that a crash after it is `unknown`."""
     with Session(engine) as session:
-        changed = session.execute(
-            update(Delivery)
-            .where(
-                col(Delivery.id) == delivery_id,
-                col(Delivery.state) == "claimed",
-                col(Delivery.claimed_by) == worker,
-            )
-            .values(state="sending", attempts=Delivery.attempts + 1)
-        )
+        started = start_sending(session, delivery_id, worker=worker)
         session.commit()
-        return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+        return started
+
+
+def start_sending(
+    session: Session, delivery_id: int, *, worker: str, content: Mapping[str, Any] | None = None
+) -> bool:
+    """`claimed` → `sending` in the caller's transaction, with what is about to be sent (the
+    text written at send time), if this worker still holds the claim."""
+    changed = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.id) == delivery_id,
+            col(Delivery.state) == "claimed",
+            col(Delivery.claimed_by) == worker,
+        )
+        .values(state="sending", attempts=Delivery.attempts + 1, **(content or {}))
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

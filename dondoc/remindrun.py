@@ -11,6 +11,7 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from dondoc.compose import Composer
 from dondoc.digest import plan_digest
 from dondoc.dispatch import Pacer, dispatch
 from dondoc.followups import follow_up
@@ -26,9 +27,6 @@ from notifications.zalochannel import ZaloChannel
 # Per channel: sends per second from one process (Zalo allows 4,000 requests a minute per app;
 # SMTP servers throttle bursts).
 RATES = {"email": 5.0, "zalo": 3.0}
-# Rows per INSERT: one multi-row statement binds ~14 values a row, and PostgreSQL takes at most
-# 65,535 bound values per statement (SQLite's limit is lower still in some builds).
-ENQUEUE_CHUNK = 1000
 
 
 def plan_and_enqueue(
@@ -38,12 +36,8 @@ def plan_and_enqueue(
     with Session(engine) as session:
         campaign = session.get_one(Campaign, campaign_id)
         plan = plan_campaign(session, campaign, now=now, settings=settings, zalo="zalo" in channels)
-        digest = plan_digest(session, campaign, now=now, settings=settings)
-        rows = plan.deliveries + digest
-        added = sum(
-            enqueue(session, rows[start : start + ENQUEUE_CHUNK], now=now)
-            for start in range(0, len(rows), ENQUEUE_CHUNK)
-        )
+        digest = plan_digest(session, campaign, now=now, settings=settings, plan=plan)
+        added = enqueue(session, plan.deliveries + digest, now=now)
         session.commit()
     return added, plan
 
@@ -73,6 +67,7 @@ def dispatch_due(
         worker=worker,
         limit=limit,
         recheck=recheck_reminders,
+        compose=Composer(settings),
         pacer=Pacer(RATES),
         follow_up=partial(follow_up, engine, settings=settings),
         campaign_id=campaign_id,

@@ -71,7 +71,8 @@ class Delivery(SQLModel, table=True):
     # NULL for messages to the office (digests, alerts).
     assignment_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("assignment.id", ondelete="CASCADE"), index=True),
+        # No index of its own: uq_delivery_step's index starts with it.
+        sa_column=Column(Integer, ForeignKey("assignment.id", ondelete="CASCADE")),
     )
     step_key: str = Field(max_length=64)  # "before-3", "due", "overdue-2", "receipt-17", …
     deadline_version: int = 0

@@ -247,9 +247,15 @@ def _clean(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
-def _check_days(kind: Kind, n: int) -> None:
+def days_fit(kind: Kind, n: int) -> bool:
+    """Whether a `kind` message may say `n` working days left (a reminder written at send time
+    for a step that has gone stale would not)."""
     fits = _DAYS_FIT.get(kind)
-    if fits is not None and not fits(n):
+    return fits is None or fits(n)
+
+
+def _check_days(kind: Kind, n: int) -> None:
+    if not days_fit(kind, n):
         raise MessageError(f"a {kind} message cannot say {n} working days left")
 
 

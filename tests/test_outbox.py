@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from dondoc.dispatch import dispatch, send_one
-from dondoc.outbox import NewDelivery, Outcome, claim, enqueue, mark_sending, recover
+from dondoc.outbox import COPY_FROM, NewDelivery, Outcome, claim, enqueue, mark_sending, recover
 from dondoc.plans.loader import load_plan
 from dondoc.rules.deadlines import VN_TZ
 from dondoc.settings import get_settings
@@ -270,3 +270,21 @@ def test_a_stolen_claim_is_not_sent_twice(engine: Engine, seeded: tuple[int, lis
     slow = Recorder()
     assert send_one(engine, 1, {"email": slow}, now=NOW, worker="slow") == "lost"
     assert (fast.sent, slow.sent) == ([1], [])
+
+
+def test_a_bulk_enqueue_counts_exactly_the_rows_it_adds(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    # Past COPY_FROM rows, PostgreSQL takes another path (COPY, then INSERT … SELECT).
+    campaign, _ = seeded
+    many = [item(campaign, None, n, step_key="digest-2015-11-17") for n in range(COPY_FROM + 500)]
+    assert put(engine, *many[:700]) == 700
+    assert put(engine, *many, *many[:10]) == COPY_FROM + 500 - 700  # duplicates within a batch too
+    assert put(engine, *many) == 0
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Delivery).where(Delivery.recipient == "unit1499@example.invalid")
+        )
+        [row] = rows.all()
+    assert (row.subject, row.state, row.params, row.not_before) == ("Nhắc nộp báo cáo", "pending",
+                                                                    {}, NOW)  # fmt: skip

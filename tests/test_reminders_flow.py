@@ -4,6 +4,7 @@ planning and sending are skipped."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from dondoc.intake import record_submission
+from dondoc.links import resolve
 from dondoc.office import extend
 from dondoc.outbox import enqueue
 from dondoc.plans.loader import load_plan
@@ -21,7 +23,7 @@ from dondoc.reminding import plan_campaign
 from dondoc.remindrun import dispatch_due, plan_and_enqueue
 from dondoc.rules.deadlines import VN_TZ, parse_deadline, parse_local_datetime
 from dondoc.settings import get_settings
-from models import Assignment, Campaign, Delivery, Requirement, Unit
+from models import Assignment, Campaign, Delivery, Requirement, Unit, UploadLink
 from models.enums import Channel
 from tests.support.files import SEED, copy_examples
 from tests.support.smtp import Inbox, smtp_server
@@ -172,6 +174,48 @@ def test_an_extension_between_planning_and_sending_skips_the_old_step(
             )
         ).all()
     assert {(r.step_key, r.state) for r in new} == {("before-3", "sent")}
+
+
+def test_the_text_is_written_when_it_is_sent_with_the_days_left_then(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    plan_and_enqueue(engine, campaign_id, now=at("2015-11-17 08:05"), settings=get_settings())
+    with Session(engine) as session:
+        planned = session.exec(select(Delivery).where(Delivery.step_key == "before-3")).all()
+        assert planned and {(d.subject, d.body) for d in planned} == {(None, None)}
+        assert session.exec(select(UploadLink)).all() == []  # no link before a message needs one
+    # Sent a working day late (the dispatcher was down on the 17th): T−3's row now says 2.
+    dispatch_due(engine, now=at("2015-11-18 08:05"), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        sent = session.exec(
+            select(Delivery).where(Delivery.state == "sent", Delivery.step_key == "before-3")
+        ).all()
+        links = session.exec(select(UploadLink)).all()
+    assert len(sent) == len(planned)
+    for row in sent:
+        [message] = mail.to(row.recipient)
+        assert row.subject == message["subject"] and row.body
+        assert "còn 2 ngày làm việc" in mail.text(message) and "còn 2 ngày" in row.body
+    assert links and {link.created_by for link in links} == {"reminders"}  # issued at send time
+    with Session(engine) as session:  # each text carries its own unit's link
+        for row in sent:
+            found = re.search(r"/u/([\w-]+)", row.body or "")
+            link = resolve(session, found.group(1) if found else "")
+            owner = session.get_one(Assignment, row.assignment_id)
+            assert link is not None and link.unit_id == owner.unit_id
+
+
+def test_a_reminder_before_the_deadline_is_not_sent_on_the_deadline_day(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    plan_and_enqueue(engine, campaign_id, now=at("2015-11-19 08:05"), settings=get_settings())
+    # Held until the departments' deadline day: "before the deadline" would now be false.
+    dispatch_due(engine, now=at("2015-11-20 08:05"), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery).where(Delivery.step_key == "before-1")).all()
+    assert rows and {r.state for r in rows} == {"skipped"}
+    assert {r.last_error for r in rows} == {"stale step: 0 working days left"}
+    assert not [m for r in rows for m in mail.to(r.recipient)]
 
 
 def test_the_preview_plans_without_writing(engine: Engine, campaign_id: int) -> None:
