@@ -99,14 +99,15 @@ def send_one(
     row, through = ready
     if isinstance(through, Result):  # recorded without sending
         result = through
-        state = record(engine, delivery_id, result, now=now, from_state="claimed")
+        state = record(engine, delivery_id, result, now=now, from_state="claimed",
+                       attempts=row.attempts)  # fmt: skip
         if result.outcome is Outcome.SKIPPED:
             return state
     else:
-        if pacer is not None:
-            pacer.wait(row.channel)
+        if pacer is not None and not _held(through, row, now):
+            pacer.wait(row.channel)  # a row the channel holds back costs no request: no wait
         result = _attempt(through, row, now)
-        state = record(engine, delivery_id, result, now=now)
+        state = record(engine, delivery_id, result, now=now, attempts=row.attempts)
     if follow_up is not None:
         follow_up(row, result, now)  # after the record: a failing follow-up undoes nothing
     return state
@@ -145,7 +146,14 @@ def _prepare(
         session.commit()  # with the link the text may have issued
     for name, value in content.items():
         setattr(row, name, value)  # detached: what the channel sends, as stored
+    row.attempts += 1  # as start_sending counted it
     return row, channel
+
+
+def _held(channel: Channel, row: Delivery, now: datetime) -> bool:
+    """Whether the channel will defer the row without a request (Zalo after a quota error)."""
+    deferral = getattr(channel, "deferral", None)
+    return deferral is not None and deferral(row, now=now) is not None
 
 
 def _attempt(channel: Channel, row: Delivery, now: datetime) -> Result:

@@ -209,19 +209,28 @@ def _next_state(result: Result, attempts: int, now: datetime) -> dict[str, Any]:
 
 
 def record(
-    engine: Engine, delivery_id: int, result: Result, *, now: datetime, from_state: str = "sending"
+    engine: Engine,
+    delivery_id: int,
+    result: Result,
+    *,
+    now: datetime,
+    from_state: str = "sending",
+    attempts: int | None = None,
 ) -> str:
-    """Record one attempt and move the row on; return the new state."""
+    """Record one attempt and move the row on; return the new state. `attempts` (the row's,
+    this one included) saves reading the row when the caller has it."""
     with Session(engine) as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None or row.state != from_state:
-            raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
-        values = _next_state(result, row.attempts, now) | {"last_error": result.error}
-        session.execute(
+        if attempts is None:
+            row = session.get(Delivery, delivery_id)
+            attempts = row.attempts if row is not None else 0
+        values = _next_state(result, attempts, now) | {"last_error": result.error}
+        changed = session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery_id, col(Delivery.state) == from_state)
             .values(**values)
         )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
         session.add(
             DeliveryAttempt(
                 delivery_id=delivery_id,

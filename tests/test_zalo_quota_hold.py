@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from dondoc.dispatch import dispatch
+from dondoc.dispatch import Pacer, dispatch
 from dondoc.outbox import NewDelivery, enqueue
 from dondoc.remindrun import dispatch_due
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
@@ -106,3 +106,24 @@ def test_a_night_ban_zalo_reports_in_daytime_holds_the_batch_for_five_minutes(
     assert world.fake.send_calls == 1
     rows = zalo_rows(world.engine)
     assert [(r.state, r.not_before) for r in rows] == [("pending", at("2015-11-17 08:10"))] * 4
+
+
+class CountingPacer(Pacer):
+    def __init__(self) -> None:
+        super().__init__({"zalo": 3.0})
+        self.waits = 0
+
+    def wait(self, channel: str) -> None:
+        self.waits += 1
+        super().wait(channel)
+
+
+def test_rows_held_back_do_not_wait_for_the_pacer(world: World) -> None:
+    world.fake.set_quota(daily=0)
+    queue(world.engine, ["before"] * 6)
+    pacer = CountingPacer()
+
+    dispatch(world.engine, build_channels(get_settings()), now=at(NOW), worker="w", pacer=pacer)
+
+    assert world.fake.send_calls == 1
+    assert pacer.waits == 1  # the five held rows cost no request, so no pause either
