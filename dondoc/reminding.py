@@ -2,7 +2,7 @@
 who is skipped and why. A handful of queries per campaign, then the pure rules
 (dondoc.rules.reminders) per assignment; the result goes into the outbox (or, for a preview,
 nowhere). Sending re-checks eligibility (`recheck`), because a unit may submit, be exempted or
-get an extension between planning and sending."""
+get an extension between planning and sending, and writes the text (dondoc.compose)."""
 
 from __future__ import annotations
 

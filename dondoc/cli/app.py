@@ -271,7 +271,7 @@ def remind_preview(
         plan = plan_campaign(
             session, camp, now=now, settings=settings, zalo="zalo" in build_channels(settings)
         )
-        session.rollback()  # a preview writes nothing (not even a first upload link)
+        session.rollback()  # a preview writes nothing
     views.print_reminder_plan(console, plan, now=now, tz=settings.tz)
 
 

@@ -145,7 +145,7 @@ def _preview(session: Session, campaign: Campaign, now: datetime) -> Plan:
     try:
         return plan_campaign(session, campaign, now=now, settings=settings, zalo=zalo)
     finally:
-        # A preview writes nothing: planning issues a first upload link to units without one.
+        # A preview writes nothing (planning itself only reads; the rollback keeps it so).
         session.rollback()
 
 
