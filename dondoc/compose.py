@@ -4,8 +4,9 @@ are when the dispatcher sends: the working days left counted at send time, the u
 upload link (issued now if it has none), the office's current contact. The row then keeps what
 was sent (`dondoc.outbox.start_sending`).
 
-Rows written when they were enqueued (receipts, return notices, fallbacks, the digest, alerts)
-are sent as they are."""
+A reminder is written anew at each attempt (a retry after a transient error or Zalo's quota can
+be a day later: its days left too). Rows written when they were enqueued (receipts, return
+notices, the digest, alerts) are sent as they are."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from models import Delivery
 from notifications.messages import Kind, days_fit, render_email, zalo_params
 
 # What a planned row's params hold before the text is written (the rest is template data).
-PLANNED_PARAMS = frozenset({"template", "unit_code"})
+PLANNED_PARAMS = ("template", "unit_code")
 
 
 class StaleStepError(Exception):
@@ -29,22 +30,16 @@ class StaleStepError(Exception):
     the deadline day, "today is the last day" after it): the step is stale, not sent."""
 
 
-def is_written(row: Delivery) -> bool:
-    if row.channel == "email":
-        return row.body is not None
-    return not set(row.params) <= PLANNED_PARAMS
-
-
 class Composer:
-    """The dispatcher's `compose` hook: the columns to write into a row as it is sent (empty
-    when the row was written at enqueue). One per dispatch call: it caches what the rows of a
+    """The dispatcher's `compose` hook: the columns to write into a reminder's row as it is
+    sent (nothing for other rows). One per dispatch call: it caches what the rows of a
     requirement share."""
 
     def __init__(self, settings: Settings) -> None:
         self.contexts = Contexts(settings)
 
     def __call__(self, session: Session, row: Delivery, now: datetime) -> dict[str, Any]:
-        if row.kind not in REMINDER_KINDS or row.assignment_id is None or is_written(row):
+        if row.kind not in REMINDER_KINDS or row.assignment_id is None:
             return {}
         kind = Kind(row.kind)
         ctx = self.contexts.of(session, addressee(session, row.assignment_id), now=now)
@@ -54,4 +49,5 @@ class Composer:
         if row.channel == "email":
             rendered = render_email(kind, ctx)
             return {"subject": rendered.subject, "body": rendered.body}
-        return {"params": {**row.params, **zalo_params(kind, ctx)}}
+        planned = {k: row.params[k] for k in PLANNED_PARAMS if k in row.params}
+        return {"params": planned | zalo_params(kind, ctx)}

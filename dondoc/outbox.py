@@ -172,6 +172,8 @@ def start_sending(
             col(Delivery.claimed_by) == worker,
         )
         .values(state="sending", attempts=Delivery.attempts + 1, **(content or {}))
+        # The caller's loaded row is left as it was: it applies what it sends itself.
+        .execution_options(synchronize_session=False)
     )
     return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
 

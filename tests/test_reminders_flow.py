@@ -23,6 +23,7 @@ from dondoc.reminding import plan_campaign
 from dondoc.remindrun import dispatch_due, plan_and_enqueue
 from dondoc.rules.deadlines import VN_TZ, parse_deadline, parse_local_datetime
 from dondoc.settings import get_settings
+from dondoc.settle import settle
 from models import Assignment, Campaign, Delivery, Requirement, Unit, UploadLink
 from models.enums import Channel
 from tests.support.files import SEED, copy_examples
@@ -203,6 +204,24 @@ def test_the_text_is_written_when_it_is_sent_with_the_days_left_then(
             link = resolve(session, found.group(1) if found else "")
             owner = session.get_one(Assignment, row.assignment_id)
             assert link is not None and link.unit_id == owner.unit_id
+
+
+def test_a_reminder_sent_again_a_day_later_counts_its_days_again(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    tick(engine, campaign_id, "2015-11-17 08:05")  # T−3 of Fri 20/11: "còn 3 ngày"
+    with Session(engine) as session:
+        row = session.exec(select(Delivery).where(Delivery.step_key == "before-3")).first()
+        assert row is not None and row.body and "còn 3 ngày làm việc" in row.body
+        row.state = "unknown"  # the SMTP server's answer was lost; the office resends it
+        session.add(row)
+        session.commit()
+        row_id, recipient = row.id or 0, row.recipient
+        settle(session, row_id, sent=False, by="vanphong", now=at("2015-11-18 08:01"))
+        session.commit()
+    dispatch_due(engine, now=at("2015-11-18 08:05"), settings=get_settings(), worker="test")
+    again = mail.to(recipient)[-1]
+    assert "còn 2 ngày làm việc" in mail.text(again)
 
 
 def test_a_reminder_before_the_deadline_is_not_sent_on_the_deadline_day(
