@@ -17,13 +17,15 @@ from dondoc.rules.reminders import DEFAULT_POLICY
 from dondoc.rules.status import Status
 from dondoc.settings import Settings
 from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
-from notifications.messages import (
-    KIND_LABELS_VI,
+from notifications.digestmessages import (
     DigestInput,
     DigestUnit,
-    Kind,
     render_digest,
     render_zalo_group_text,
+)
+from notifications.messages import (
+    KIND_LABELS_VI,
+    Kind,
 )
 
 DIGEST_AT = DEFAULT_POLICY.send_at  # the office reads it with the morning's reminders

@@ -1,6 +1,6 @@
-"""The Vietnamese texts dondoc sends: emails to a unit (reminders, escalation to its chair,
-receipt, return for correction), the office's daily digest, the text the office pastes into its
-own Zalo group, and the parameter values of Zalo template messages (ZNS).
+"""The Vietnamese texts dondoc sends a unit: emails (reminders, escalation to its chair,
+receipt, return for correction) and the parameter values of Zalo template messages (ZNS). The
+office's digest and its Zalo group text are in notifications.digestmessages.
 
 Pure: plain values in, text out; no database, no clock. The wording lives in the Jinja2
 templates next to this module (`notifications/templates/`); this module picks the template,
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -23,10 +22,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, UndefinedError
 
 from dondoc.errors import DondocError
-from dondoc.labels import CHANNEL_LABELS_VI
 from dondoc.rules.deadlines import format_date_vi, format_deadline_vi, weekday_vi
 from dondoc.rules.figures import format_number
-from dondoc.rules.status import STATUS_LABELS_VI, Status
 
 SUBJECT_MAX: Final = 119
 
@@ -120,44 +117,6 @@ class Rendered:
     body: str
 
 
-@dataclass(frozen=True)
-class DigestUnit:
-    code: str
-    name: str
-    status: Status
-    due_at: datetime
-    last_reminded_at: datetime | None
-    reminders_sent: int
-    no_contact: bool
-
-
-@dataclass(frozen=True)
-class DigestInput:
-    campaign_title: str
-    plan_number: str
-    office_name: str
-    now: datetime
-    tz: ZoneInfo
-    requirement_lines: list[tuple[str, dict[Status, int]]]
-    units: list[DigestUnit]
-    sent_today: list[tuple[str, str, str]]  # unit, kind label, channel
-    # Messages whose outcome is unknown (Zalo may have them): unit, kind label, channel.
-    unknown: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Group:
-    status: Status
-    label: str
-    units: list[DigestUnit]
-
-
-_PROBLEMS: Final = (Status.OVERDUE, Status.RETURNED, Status.LATE)
-_MISSING: Final = frozenset({Status.PENDING, Status.OVERDUE, Status.RETURNED})
-_COUNTED: Final = (*_PROBLEMS, Status.ON_TIME, Status.PENDING, Status.EXEMPT)
-_REACHABLE: Final = frozenset(Status) - {Status.EXEMPT}
-
-
 def render_email(kind: Kind, ctx: MessageContext) -> Rendered:
     _check_days(kind, ctx.working_days_left)
     return render_pair(str(kind), _email_values(kind, ctx))
@@ -180,37 +139,10 @@ def zalo_params(kind: Kind, ctx: MessageContext, *, with_link: bool = True) -> d
     return {key: value for key, value in fitted.items() if value}
 
 
-def render_digest(d: DigestInput) -> Rendered:
-    """Overdue, returned and late units first, then counts per requirement, what was sent
-    today, and the units no reminder can reach."""
-    sent = [(unit, kind, _channel_vi(channel)) for unit, kind, channel in d.sent_today]
-    values = _campaign_values(d) | {
-        "problems": [_Group(s, STATUS_LABELS_VI[s], _units_in(d.units, {s})) for s in _PROBLEMS],
-        "requirements": [_counts(title, counts) for title, counts in d.requirement_lines],
-        "sent": sent,
-        "sent_totals": Counter((kind, channel) for _, kind, channel in sent).most_common(),
-        "no_contact": _units_in([u for u in d.units if u.no_contact], _REACHABLE),
-        "unknown": [(unit, kind, _channel_vi(channel)) for unit, kind, channel in d.unknown],
-        "labels": STATUS_LABELS_VI,
-    }
-    return render_pair("digest", values)
-
-
 def render_pair(name: str, values: Mapping[str, object]) -> Rendered:
     """The subject (one line) and body of the templates `<name>.subject/body.txt.j2`."""
     subject = _render(f"{name}.subject.txt.j2", values)
     return Rendered(_one_line(subject), _tidy(_render(f"{name}.body.txt.j2", values)))
-
-
-def render_zalo_group_text(d: DigestInput) -> str:
-    """For the office's own Zalo group: the units still missing (not submitted, or returned),
-    numbered under their deadline. Names only: no links, codes or contacts."""
-    missing = _units_in(d.units, _MISSING)
-    values = _campaign_values(d) | {
-        "groups": _numbered_by_deadline(missing),
-        "any_returned": any(u.status is Status.RETURNED for u in missing),
-    }
-    return _tidy(_render("zalo_group.txt.j2", values))
 
 
 def days_left_vi(kind: Kind, working_days_left: int) -> str:
@@ -239,7 +171,7 @@ def shorten(text: str, limit: int) -> str:
 
 def moment_vi(moment: datetime, tz: ZoneInfo) -> str:
     """'16:30 thứ Ba, ngày 24/11/2015'."""
-    local = _aware(moment).astimezone(tz)
+    local = aware(moment).astimezone(tz)
     return f"{local:%H:%M} {weekday_vi(local.date())}, ngày {format_date_vi(local.date())}"
 
 
@@ -274,40 +206,6 @@ def _blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _campaign_values(d: DigestInput) -> dict[str, object]:
-    _aware(d.now)
-    return {
-        "campaign_title": d.campaign_title,
-        "plan_number": d.plan_number,
-        "office_name": d.office_name,
-        "now": d.now,
-        "tz": d.tz,
-    }
-
-
-def _units_in(units: Iterable[DigestUnit], statuses: Iterable[Status]) -> list[DigestUnit]:
-    wanted = frozenset(statuses)
-    return sorted((u for u in units if u.status in wanted), key=lambda u: (u.due_at, u.code))
-
-
-def _numbered_by_deadline(
-    units: list[DigestUnit],
-) -> list[tuple[datetime, list[tuple[int, DigestUnit]]]]:
-    groups: dict[datetime, list[tuple[int, DigestUnit]]] = {}
-    for number, unit in enumerate(units, start=1):
-        groups.setdefault(unit.due_at, []).append((number, unit))
-    return list(groups.items())
-
-
-def _counts(title: str, counts: Mapping[Status, int]) -> tuple[str, list[tuple[str, int]], int]:
-    lines = [(STATUS_LABELS_VI[s], counts.get(s, 0)) for s in _COUNTED]
-    return title, lines, sum(counts.values())
-
-
-def _channel_vi(channel: str) -> str:
-    return CHANNEL_LABELS_VI.get(channel, channel)
-
-
 def _zalo_unit(ctx: MessageContext) -> str:
     limit = ZALO_LIMITS["unit"]
     name, short = _clean(ctx.unit_name), _clean(ctx.unit_short_name or "")
@@ -321,7 +219,7 @@ def _zalo_specific(kind: Kind, ctx: MessageContext) -> dict[str, str | None]:
         raise MessageError("a receipt needs its receipt_number and received_at")
     return {
         "receipt_number": ctx.receipt_number,
-        "received_at": _short_moment(_aware(ctx.received_at).astimezone(ctx.tz)),
+        "received_at": _short_moment(aware(ctx.received_at).astimezone(ctx.tz)),
     }
 
 
@@ -336,7 +234,7 @@ def _fit(key: str, value: str | None) -> str | None:
 
 def _last_minute(due_at: datetime, tz: ZoneInfo) -> datetime:
     # Same reading as format_deadline_vi: local midnight is "23:59" of the day before.
-    local = _aware(due_at).astimezone(tz)
+    local = aware(due_at).astimezone(tz)
     return local - timedelta(minutes=1) if local.time() == time(0) else local
 
 
@@ -349,14 +247,14 @@ def _deadline_day(due_at: datetime, tz: ZoneInfo) -> str:
 
 
 def _date_vi(moment: datetime, tz: ZoneInfo) -> str:
-    return format_date_vi(_aware(moment).astimezone(tz).date())
+    return format_date_vi(aware(moment).astimezone(tz).date())
 
 
 def _kilobytes(size: int) -> str:
     return f"{format_number(Decimal(max(1, (size + 1023) // 1024)))} KB"
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise MessageError(f"expected an aware datetime, got naive {moment.isoformat()}")
     return moment
@@ -395,6 +293,11 @@ def _render(name: str, values: Mapping[str, object]) -> str:
 
 def _one_line(subject: str) -> str:
     return shorten(subject, SUBJECT_MAX)
+
+
+def render_text(name: str, values: Mapping[str, object]) -> str:
+    """One template's text, tidied as every message's is."""
+    return _tidy(_render(name, values))
 
 
 def _tidy(text: str) -> str:

@@ -10,20 +10,22 @@ import pytest
 
 from dondoc.rules.deadlines import VN_TZ, parse_deadline
 from dondoc.rules.status import Status
+from notifications.digestmessages import (
+    DigestInput,
+    DigestUnit,
+    render_digest,
+    render_zalo_group_text,
+)
 from notifications.messages import (
     KIND_LABELS_VI,
     SUBJECT_MAX,
     ZALO_LIMITS,
     AttachedFile,
-    DigestInput,
-    DigestUnit,
     Kind,
     MessageContext,
     MessageError,
     Rendered,
-    render_digest,
     render_email,
-    render_zalo_group_text,
     zalo_params,
 )
 
