@@ -1,6 +1,6 @@
 """Planning reminders at scale: one tick of dondoc.remindrun.plan_and_enqueue (plan every
-assignment's due step, render the messages, put them into the outbox with the office's digest)
-on a campaign of N assignments.
+assignment's due step and put it into the outbox with the office's digest; the texts are
+written later, as each row is sent) on a campaign of N assignments.
 
     .venv/bin/python bench/remind_bench.py [--sizes 1000 10000 100000] [--runs 3]
     .venv/bin/python bench/remind_bench.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -10,11 +10,10 @@ through the admin URL given and dropped afterwards): N units under one federatio
 requirement due by the end of Tue 24/11/2015, about 30 % already submitted, 2 % exempt, 3 %
 without a usable contact; every unit has an office contact by email, half also a chair. The
 tick is at Thu 19/11/2015 08:05 local, when every missing unit is due its T−3 reminder, so the
-first tick plans, renders and enqueues ~0.65 N emails and issues ~0.65 N upload links (the
-links are issued at the first reminder). Timed: that first tick, then the same tick again
+first tick plans and enqueues ~0.65 N emails (their texts and the units' first upload links
+are written at send time: bench/dispatch_bench.py). Timed: that first tick, then the same tick again
 (everything already planned: what every later 15-minute tick of the day costs). With --parts,
-instead, the same two ticks once, step by step: planning (and the rendering inside it), the
-office's digest, enqueue."""
+instead, the same two ticks once, step by step: planning, the office's digest, enqueue."""
 
 from __future__ import annotations
 

@@ -20,9 +20,7 @@ from dondoc.notices import REMINDER_KINDS, Contexts, addressee, earlier_overdue
 from dondoc.settings import Settings
 from models import Delivery
 from notifications.messages import Kind, days_fit, render_email, zalo_params
-
-# What a planned row's params hold before the text is written (the rest is template data).
-PLANNED_PARAMS = ("template", "unit_code")
+from notifications.zalochannel import NOT_TEMPLATE_DATA  # what the planner put in params
 
 
 class StaleStepError(Exception):
@@ -49,5 +47,5 @@ class Composer:
         if row.channel == "email":
             rendered = render_email(kind, ctx)
             return {"subject": rendered.subject, "body": rendered.body}
-        planned = {k: row.params[k] for k in PLANNED_PARAMS if k in row.params}
+        planned = {k: row.params[k] for k in NOT_TEMPLATE_DATA if k in row.params}
         return {"params": planned | zalo_params(kind, ctx)}

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from dondoc.links import link_url, token_for
 from dondoc.outbox import NewDelivery
-from dondoc.reminding import ACTOR, calendar_overrides
-from dondoc.rules.calendar import DayOverride, WorkingCalendar, WorkWeek
+from dondoc.reminding import ACTOR, Calendars, calendar_overrides
+from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import working_days_left
 from dondoc.rules.status import effective_due
 from dondoc.settings import Settings
@@ -68,8 +68,7 @@ class Contexts:
         self.settings = settings
         self.offices: dict[int, tuple[str, str | None, str | None]] = {}
         self.issuers: dict[int, str] = {}
-        self.calendars: dict[str, WorkingCalendar] = {}
-        self.overrides: list[DayOverride] | None = None
+        self.calendars: Calendars | None = None
 
     def of(self, session: Session, to: Addressee, *, now: datetime) -> MessageContext:
         office_name, office_phone, office_email = self.office(session, to.requirement)
@@ -110,11 +109,9 @@ class Contexts:
         return self.issuers[key]
 
     def calendar(self, session: Session, week: str) -> WorkingCalendar:
-        if self.overrides is None:
-            self.overrides = calendar_overrides(session)
-        if week not in self.calendars:
-            self.calendars[week] = WorkingCalendar(WorkWeek(week), self.overrides)
-        return self.calendars[week]
+        if self.calendars is None:
+            self.calendars = Calendars(calendar_overrides(session))
+        return self.calendars.of(week)
 
 
 def consenting_emails(session: Session, unit_id: int) -> list[tuple[str, str]]:

@@ -103,6 +103,20 @@ def calendar_overrides(session: Session) -> list[DayOverride]:
     return [DayOverride(d.day, d.working, d.note) for d in session.exec(select(CalendarDay))]
 
 
+class Calendars:
+    """The working calendar of each working week (Mon–Fri, Mon–Sat), built once from the
+    overrides: units share a handful of them."""
+
+    def __init__(self, overrides: list[DayOverride]) -> None:
+        self.overrides = overrides
+        self.built: dict[str, WorkingCalendar] = {}
+
+    def of(self, week: str) -> WorkingCalendar:
+        if week not in self.built:
+            self.built[week] = WorkingCalendar(WorkWeek(week), self.overrides)
+        return self.built[week]
+
+
 def policy_of(requirement: Requirement) -> ReminderPolicy:
     spec = requirement.reminder_spec
     return ReminderPolicy.from_json(spec) if spec else DEFAULT_POLICY
@@ -224,15 +238,10 @@ class _Steps:
         tz: ZoneInfo,
         now: datetime,
     ) -> None:
-        self.overrides, self.done, self.tz, self.now = overrides, done, tz, now
-        self.calendars: dict[str, WorkingCalendar] = {}
+        self.done, self.tz, self.now = done, tz, now
+        self.calendars = Calendars(overrides)
         self.policies: dict[int, ReminderPolicy] = {}
         self.due: dict[tuple[int, datetime, str, frozenset[str]], Step | None] = {}
-
-    def calendar(self, week: str) -> WorkingCalendar:
-        if week not in self.calendars:
-            self.calendars[week] = WorkingCalendar(WorkWeek(week), self.overrides)
-        return self.calendars[week]
 
     def skip_reason(self, t: Target, contacts: list[ContactInfo]) -> Step | str:
         closed = intake_closed(t.requirement.hard_close_at, t.due_at, self.now)
@@ -251,7 +260,7 @@ class _Steps:
         if key not in self.due:
             if rid not in self.policies:
                 self.policies[rid] = policy_of(t.requirement)
-            calendar = self.calendar(t.unit.calendar)
+            calendar = self.calendars.of(t.unit.calendar)
             self.due[key] = due_step(
                 self.policies[rid], t.due_at, calendar, self.tz, self.now, sent
             )
