@@ -10,16 +10,26 @@ notices, the digest, alerts) are sent as they are."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
-from dondoc.notices import REMINDER_KINDS, Contexts, addressee, earlier_overdue
+from dondoc.links import current_token, ensure_links
+from dondoc.notices import (
+    REMINDER_KINDS,
+    Addressee,
+    Contexts,
+    addressee,
+    addressees,
+    earlier_overdue,
+)
+from dondoc.reminding import ACTOR
 from dondoc.settings import Settings
 from models import Delivery
-from notifications.messages import Kind, days_fit, render_email, zalo_params
+from notifications.messages import Kind, MessageContext, days_fit, render_email, zalo_params
 from notifications.zalochannel import NOT_TEMPLATE_DATA  # what the planner put in params
 
 
@@ -30,17 +40,32 @@ class StaleStepError(Exception):
 
 class Composer:
     """The dispatcher's `compose` hook: the columns to write into a reminder's row as it is
-    sent (nothing for other rows). One per dispatch call: it caches what the rows of a
-    requirement share."""
+    sent (nothing for other rows). One per dispatch call: `prefetch` reads what a claimed
+    batch's rows need in a few queries (their units, requirements, campaigns; a first link for
+    units that have none), so that writing each message reads only the unit's current link."""
 
     def __init__(self, settings: Settings) -> None:
         self.contexts = Contexts(settings)
+        self.secret = settings.secret()
+        self.addressees: dict[int, Addressee] = {}
+
+    def prefetch(self, session: Session, rows: Sequence[Delivery], now: datetime) -> None:
+        wanted = {r.assignment_id for r in rows if _reminder(r)} - self.addressees.keys()
+        for found in addressees(session, wanted):
+            self.addressees[found.assignment.id or 0] = found
+        units: dict[int, set[int]] = {}
+        for assignment_id in wanted:
+            to = self.addressees.get(assignment_id or 0)
+            if to is not None:
+                units.setdefault(to.campaign.id or 0, set()).add(to.unit.id or 0)
+        for campaign_id, unit_ids in units.items():
+            ensure_links(session, campaign_id, unit_ids, secret=self.secret, by=ACTOR, now=now)
 
     def __call__(self, session: Session, row: Delivery, now: datetime) -> dict[str, Any]:
-        if row.kind not in REMINDER_KINDS or row.assignment_id is None:
+        if not _reminder(row) or row.assignment_id is None:
             return {}
         kind = Kind(row.kind)
-        ctx = self.contexts.of(session, addressee(session, row.assignment_id), now=now)
+        ctx = self.context(session, row.assignment_id, now)
         if not days_fit(kind, ctx.working_days_left):
             raise StaleStepError(f"stale step: {ctx.working_days_left} working days left")
         ctx = replace(ctx, overdue_count=earlier_overdue(row.step_key))
@@ -49,3 +74,15 @@ class Composer:
             return {"subject": rendered.subject, "body": rendered.body}
         planned = {k: row.params[k] for k in NOT_TEMPLATE_DATA if k in row.params}
         return {"params": planned | zalo_params(kind, ctx)}
+
+    def context(self, session: Session, assignment_id: int, now: datetime) -> MessageContext:
+        # What the batch read is current enough: the dispatcher's re-check, just before, skips
+        # a row whose deadline changed since (a new deadline version).
+        to = self.addressees.get(assignment_id) or addressee(session, assignment_id)
+        token = current_token(session, campaign_id=to.campaign.id or 0, unit_id=to.unit.id or 0,
+                              secret=self.secret)  # fmt: skip
+        return self.contexts.of(session, to, now=now, token=token)
+
+
+def _reminder(row: Delivery) -> bool:
+    return row.kind in REMINDER_KINDS and row.assignment_id is not None

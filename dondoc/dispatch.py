@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dondoc.compose import StaleStepError
 from dondoc.outbox import Outcome, Result, claim, record, start_sending
@@ -23,12 +23,22 @@ from notifications.base import Channel, ChannelError
 from notifications.messages import MessageError
 
 log = logging.getLogger(__name__)
+CLAIM_BATCH: Final = 50  # rows claimed at once (each is sent before the next claim)
 # Re-check at the moment of sending: a reason to skip the row now (submitted, exempted,
 # extended…), or None to send it.
 Recheck = Callable[[Session, Delivery, datetime], str | None]
-# Then the columns to write as the row goes out (its text, written at send time: dondoc.compose);
-# raises StaleStepError when the message would now be false.
-Compose = Callable[[Session, Delivery, datetime], dict[str, Any]]
+
+
+class Compose(Protocol):
+    """Then the columns to write as a row goes out (its text, written at send time:
+    dondoc.compose.Composer); raises StaleStepError when the message would now be false."""
+
+    def prefetch(self, session: Session, rows: Sequence[Delivery], now: datetime) -> None:
+        """Read at once what a claimed batch's rows will need."""
+
+    def __call__(self, session: Session, row: Delivery, now: datetime) -> dict[str, Any]: ...
+
+
 # After an outcome is recorded: enqueue what it calls for (an email fallback, an office alert).
 FollowUp = Callable[[Delivery, Result, datetime], None]
 
@@ -69,15 +79,30 @@ def dispatch(
     a batch records is due again at once (retries wait), so this ends."""
     summary: Counter[str] = Counter()
     while (left := limit - summary.total()) > 0:
-        batch = claim(engine, now=now, worker=worker, limit=left, campaign_id=campaign_id)
+        # A bounded batch: several dispatchers share the work, and rows this one holds wait
+        # seconds, not the whole call, for their turn.
+        batch = claim(engine, now=now, worker=worker, limit=min(left, CLAIM_BATCH),
+                      campaign_id=campaign_id)  # fmt: skip
         if not batch:
             break
-        for delivery_id in batch:
-            state = send_one(engine, delivery_id, channels, now=now, worker=worker,
-                             recheck=recheck, compose=compose, pacer=pacer,
-                             follow_up=follow_up)  # fmt: skip
+        for row in _load(engine, batch, compose, now):
+            state = _send(engine, row, channels, now=now, worker=worker, recheck=recheck,
+                          compose=compose, pacer=pacer, follow_up=follow_up)  # fmt: skip
             summary[state] += 1
     return summary
+
+
+def _load(engine: Engine, ids: list[int], compose: Compose | None, now: datetime
+          ) -> list[Delivery]:  # fmt: skip
+    """The claimed rows (in claim order) and what composing them needs, in one transaction:
+    the prefetch may issue first upload links."""
+    with Session(engine, expire_on_commit=False) as session:
+        found = {r.id: r for r in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))}
+        rows = [found[i] for i in ids if i in found]
+        if compose is not None:
+            compose.prefetch(session, rows, now)
+        session.commit()
+    return rows
 
 
 def send_one(
@@ -92,11 +117,30 @@ def send_one(
     pacer: Pacer | None = None,
     follow_up: FollowUp | None = None,
 ) -> str:
-    ready = _prepare(engine, delivery_id, channels, now=now, worker=worker, recheck=recheck,
+    """One claimed row, on its own (the dispatcher sends a claimed batch through `_send`)."""
+    (row,) = _load(engine, [delivery_id], compose, now)
+    return _send(engine, row, channels, now=now, worker=worker, recheck=recheck,
+                 compose=compose, pacer=pacer, follow_up=follow_up)  # fmt: skip
+
+
+def _send(
+    engine: Engine,
+    row: Delivery,
+    channels: Mapping[str, Channel],
+    *,
+    now: datetime,
+    worker: str,
+    recheck: Recheck | None,
+    compose: Compose | None,
+    pacer: Pacer | None,
+    follow_up: FollowUp | None,
+) -> str:
+    delivery_id = row.id or 0
+    ready = _prepare(engine, row, channels, now=now, worker=worker, recheck=recheck,
                      compose=compose)  # fmt: skip
     if ready is None:
         return "lost"  # recovered by another worker meanwhile; it is theirs now
-    row, through = ready
+    through = ready
     if isinstance(through, Result):  # recorded without sending
         result = through
         state = record(engine, delivery_id, result, now=now, from_state="claimed",
@@ -115,39 +159,39 @@ def send_one(
 
 def _prepare(
     engine: Engine,
-    delivery_id: int,
+    row: Delivery,
     channels: Mapping[str, Channel],
     *,
     now: datetime,
     worker: str,
     recheck: Recheck | None,
     compose: Compose | None,
-) -> tuple[Delivery, Channel | Result] | None:
+) -> Channel | Result | None:
     """One transaction from the claim to the network: re-check the row, write its text, mark
-    it `sending` (with that text). Returns the row with the channel to send it through or the
-    result to record instead (skipped, channel missing), or None if the claim was lost."""
-    with Session(engine, expire_on_commit=False) as session:
-        row = session.get_one(Delivery, delivery_id)  # we hold its claim
+    it `sending` (with that text, also applied to `row`). Returns the channel to send it
+    through or the result to record instead (skipped, channel missing), or None if the claim
+    was lost."""
+    with Session(engine) as session:
         reason = recheck(session, row, now) if recheck else None
         if reason:
-            return row, Result(Outcome.SKIPPED, error=reason)
+            return Result(Outcome.SKIPPED, error=reason)
         channel = channels.get(row.channel)
         if channel is None:
             error = f"channel {row.channel} is not configured"
-            return row, Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
+            return Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
         try:
             content = compose(session, row, now) if compose else {}
         except StaleStepError as exc:
-            return row, Result(Outcome.SKIPPED, error=str(exc))
+            return Result(Outcome.SKIPPED, error=str(exc))
         except MessageError as exc:  # the data cannot make this message: a person must look
-            return row, Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
-        if not start_sending(session, delivery_id, worker=worker, content=content):
+            return Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
+        if not start_sending(session, row.id or 0, worker=worker, content=content):
             return None
         session.commit()  # with the link the text may have issued
     for name, value in content.items():
         setattr(row, name, value)  # detached: what the channel sends, as stored
     row.attempts += 1  # as start_sending counted it
-    return row, channel
+    return channel
 
 
 def _held(channel: Channel, row: Delivery, now: datetime) -> bool:

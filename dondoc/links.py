@@ -10,10 +10,16 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as select_columns
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from dondoc.db import table
 from models import UploadLink
 
 
@@ -71,6 +77,48 @@ def token_for(
             session, campaign_id=campaign_id, unit_id=unit_id, secret=secret, by=by, now=now
         )
     return _token(secret, link.nonce)
+
+
+def current_token(session: Session, *, campaign_id: int, unit_id: int, secret: bytes) -> str | None:
+    """The unit's current token, or None if it has no active link: one column query, read
+    anew for each message (a link re-issued a second ago is the one that goes out)."""
+    nonce = session.connection().scalar(_ACTIVE_NONCE, {"campaign": campaign_id, "unit": unit_id})
+    return None if nonce is None else _token(secret, nonce)
+
+
+def ensure_links(
+    session: Session, campaign_id: int, unit_ids: Iterable[int], *, secret: bytes, by: str,
+    now: datetime,
+) -> int:  # fmt: skip
+    """Give each of these units a first link if it has none (a dispatch batch, before its
+    messages are written); return how many were issued. Never two active links for a unit:
+    a link another worker issues meanwhile wins (the unique index; ON CONFLICT DO NOTHING)."""
+    wanted = set(unit_ids)
+    have = session.connection().scalars(
+        select_columns(_L.unit_id).where(
+            _L.campaign_id == campaign_id, _L.unit_id.in_(wanted), _L.revoked_at.is_(None)
+        )
+    )
+    missing = sorted(wanted - set(have))
+    if not missing:
+        return 0
+    new = []
+    for unit_id in missing:
+        nonce = secrets.token_hex(16)
+        new.append({"campaign_id": campaign_id, "unit_id": unit_id, "nonce": nonce,
+                    "token_hash": token_hash(_token(secret, nonce)), "created_at": now,
+                    "created_by": by})  # fmt: skip
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    done = session.connection().execute(insert(table(UploadLink)).on_conflict_do_nothing(), new)
+    return int(done.rowcount)
+
+
+_L = table(UploadLink).c
+_ACTIVE_NONCE = select_columns(_L.nonce).where(
+    _L.campaign_id == bindparam("campaign"),
+    _L.unit_id == bindparam("unit"),
+    _L.revoked_at.is_(None),
+)
 
 
 def resolve(session: Session, token: str) -> UploadLink | None:

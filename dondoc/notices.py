@@ -5,6 +5,7 @@ here: the dispatcher sends, so a web request never waits on an SMTP server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
@@ -51,6 +52,21 @@ def addressee(session: Session, assignment_id: int) -> Addressee:
     )
 
 
+def addressees(session: Session, assignment_ids: Iterable[int | None]) -> list[Addressee]:
+    """Many assignments' addressees in one query (a dispatch batch)."""
+    wanted = [i for i in assignment_ids if i is not None]
+    if not wanted:
+        return []
+    found = session.exec(
+        select(Assignment, Requirement, Campaign, Unit)
+        .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+        .join(Campaign, col(Campaign.id) == Requirement.campaign_id)
+        .join(Unit, col(Unit.id) == Assignment.unit_id)
+        .where(col(Assignment.id).in_(wanted))
+    )
+    return [Addressee(campaign=c, requirement=r, assignment=a, unit=u) for a, r, c, u in found]
+
+
 def unit_context(
     session: Session, to: Addressee, *, now: datetime, settings: Settings
 ) -> MessageContext:
@@ -70,10 +86,14 @@ class Contexts:
         self.issuers: dict[int, str] = {}
         self.calendars: Calendars | None = None
 
-    def of(self, session: Session, to: Addressee, *, now: datetime) -> MessageContext:
+    def of(self, session: Session, to: Addressee, *, now: datetime, token: str | None = None
+           ) -> MessageContext:  # fmt: skip
+        """`token`: the unit's current link token when the caller has read it; else it is
+        read here (and a first link issued if the unit has none)."""
         office_name, office_phone, office_email = self.office(session, to.requirement)
-        token = token_for(session, campaign_id=to.campaign.id or 0, unit_id=to.unit.id or 0,
-                          secret=self.settings.secret(), by=ACTOR, now=now)  # fmt: skip
+        if token is None:
+            token = token_for(session, campaign_id=to.campaign.id or 0, unit_id=to.unit.id or 0,
+                              secret=self.settings.secret(), by=ACTOR, now=now)  # fmt: skip
         calendar = self.calendar(session, to.unit.calendar)
         return MessageContext(
             unit_name=to.unit.name, unit_code=to.unit.code, unit_short_name=to.unit.short_name,

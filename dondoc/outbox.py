@@ -21,9 +21,10 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, bindparam, func, text, update
+from sqlalchemy import Connection, Engine, TextClause, bindparam, func, insert, text, update
 from sqlmodel import Session, col, select
 
+from dondoc.db import table
 from models import Delivery, DeliveryAttempt
 
 MAX_ATTEMPTS = 5
@@ -135,20 +136,20 @@ def claim(
         if engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         candidates = [i for i in session.exec(query).all() if i is not None]
-        won = [i for i in candidates if _move(session, i, "pending", "claimed", now, worker)]
+        if not candidates:
+            return []
+        # One statement for the batch; RETURNING says which rows this worker won (on SQLite,
+        # another process may have claimed some between our SELECT and this UPDATE).
+        won = set(
+            session.connection().scalars(
+                update(Delivery)
+                .where(col(Delivery.id).in_(candidates), col(Delivery.state) == "pending")
+                .values(state="claimed", claimed_at=now, claimed_by=worker)
+                .returning(col(Delivery.id))
+            )
+        )
         session.commit()
-        return won
-
-
-def _move(
-    session: Session, delivery_id: int, old: str, new: str, now: datetime, worker: str
-) -> bool:
-    changed = session.execute(
-        update(Delivery)
-        .where(col(Delivery.id) == delivery_id, col(Delivery.state) == old)
-        .values(state=new, claimed_at=now, claimed_by=worker)
-    )
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+        return [i for i in candidates if i in won]
 
 
 def mark_sending(engine: Engine, delivery_id: int, *, now: datetime, worker: str) -> bool:
@@ -164,7 +165,9 @@ def start_sending(
 ) -> bool:
     """`claimed` → `sending` in the caller's transaction, with what is about to be sent (the
     text written at send time), if this worker still holds the claim."""
-    changed = session.execute(
+    # On the session's connection, not through the ORM: a plain statement (one per row sent),
+    # and the caller's loaded row is left as it was: it applies what it sends itself.
+    changed = session.connection().execute(
         update(Delivery)
         .where(
             col(Delivery.id) == delivery_id,
@@ -172,10 +175,8 @@ def start_sending(
             col(Delivery.claimed_by) == worker,
         )
         .values(state="sending", attempts=Delivery.attempts + 1, **(content or {}))
-        # The caller's loaded row is left as it was: it applies what it sends itself.
-        .execution_options(synchronize_session=False)
     )
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    return changed.rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -219,32 +220,26 @@ def record(
     from_state: str = "sending",
     attempts: int | None = None,
 ) -> str:
-    """Record one attempt and move the row on; return the new state. `attempts` (the row's,
-    this one included) saves reading the row when the caller has it."""
-    with Session(engine) as session:
+    """Record one attempt and move the row on, in one transaction; return the new state.
+    `attempts` (the row's, this one included) saves reading the row when the caller has it.
+    Plain statements, no ORM session: this runs once per message sent."""
+    with engine.begin() as db:
         if attempts is None:
-            row = session.get(Delivery, delivery_id)
-            attempts = row.attempts if row is not None else 0
+            attempts = db.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
         values = _next_state(result, attempts, now) | {"last_error": result.error}
-        changed = session.execute(
+        changed = db.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery_id, col(Delivery.state) == from_state)
             .values(**values)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if changed.rowcount != 1:
             raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery_id,
-                at=now,
-                outcome=result.outcome.value,
-                provider_id=result.provider_id,
-                error_code=result.error_code,
-                error=result.error,
-                duration_ms=result.duration_ms,
-            )
-        )
-        session.commit()
+        db.execute(
+            insert(table(DeliveryAttempt)),
+            {"delivery_id": delivery_id, "at": now, "outcome": result.outcome.value,
+             "provider_id": result.provider_id, "error_code": result.error_code,
+             "error": result.error, "duration_ms": result.duration_ms},
+        )  # fmt: skip
         return str(values["state"])
 
 

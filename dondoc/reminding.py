@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from dondoc.db import table
 from dondoc.outbox import NewDelivery
 from dondoc.rules.calendar import DayOverride, WorkingCalendar, WorkWeek
 from dondoc.rules.reminders import (
@@ -282,27 +284,34 @@ def _delivery(campaign: Campaign, t: Target, step: Step, channel: str, address: 
 
 def recheck(session: Session, delivery: Delivery, now: datetime) -> str | None:
     """At the moment of sending: is this row still wanted? (submitted, exempted, extended,
-    closed → skip). Office messages are always sent."""
+    closed → skip). Office messages are always sent. Two column queries, no ORM objects: it
+    runs once per row sent, and a cached object could hide a change made since."""
     if delivery.assignment_id is None:
         return None
-    assignment = session.get(Assignment, delivery.assignment_id)
-    if assignment is None:
+    db = session.connection()
+    found = db.execute(_RECHECK_ASSIGNMENT, {"id": delivery.assignment_id}).first()
+    if found is None:
         return "assignment removed"
-    if assignment.deadline_version != delivery.deadline_version:
+    if found.deadline_version != delivery.deadline_version:
         return "deadline extended"  # steps for the new deadline are new steps
-    requirement = session.get(Requirement, assignment.requirement_id)
-    assert requirement is not None  # foreign key
-    versions = session.exec(
-        select(Submission)
-        .where(Submission.assignment_id == assignment.id, col(Submission.received_at) <= now)
-        .order_by(col(Submission.version))
-    ).all()
-    due = effective_due(requirement.due_at, assignment.extended_due_at)
-    status = assignment_status(due_at=due, exempt=assignment.exempt, submissions=versions, now=now)
-    closed = intake_closed(requirement.hard_close_at, due, now)
+    versions = db.execute(_RECHECK_SUBMISSIONS, {"id": delivery.assignment_id, "now": now}).all()
+    due = effective_due(found.due_at, found.extended_due_at)
+    status = assignment_status(due_at=due, exempt=found.exempt, submissions=versions, now=now)
+    closed = intake_closed(found.hard_close_at, due, now)
     skip = eligibility(status, has_contact=True, closed=closed)
     if skip is not None:
         return skip.value
     if delivery.step_key.startswith("before") and now >= due:
         return "deadline passed"  # a before-the-deadline reminder is never sent after it
     return None
+
+
+_A, _R, _S = table(Assignment).c, table(Requirement).c, table(Submission).c
+_RECHECK_ASSIGNMENT = (
+    select_columns(_A.deadline_version, _A.exempt, _A.extended_due_at, _R.due_at, _R.hard_close_at)
+    .join_from(table(Assignment), table(Requirement), _A.requirement_id == _R.id)
+    .where(_A.id == bindparam("id"))
+)
+_RECHECK_SUBMISSIONS = select_columns(_S.version, _S.received_at, _S.review_state).where(
+    _S.assignment_id == bindparam("id"), _S.received_at <= bindparam("now")
+)
