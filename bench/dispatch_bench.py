@@ -14,6 +14,7 @@ it. `--paced N` also sends N emails with that pacing on, to show the cap it sets
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import smtplib
 import tempfile
@@ -24,11 +25,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 from dashboard_load import database
 from pydantic import SecretStr
 from remind_bench import NOW, build
+from smtp_sink import smtp_process
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -47,7 +50,7 @@ from notifications.zalo import ZaloClient, ZaloConfig
 from notifications.zalochannel import ZaloChannel
 from tests.support.fake_zalo import FakeClock, FakeZalo
 from tests.support.server import serving
-from tests.support.smtp import Inbox, smtp_server
+from tests.support.smtp import smtp_server
 from tests.test_zalo_outbox import BEFORE as TEMPLATE  # dondoc's parameters, as registered
 
 SUBJECT = "[01/KH-LĐLĐ] Nhắc nộp Báo cáo sơ kết — hạn 23:59 thứ Ba, ngày 24/11/2015"
@@ -123,32 +126,94 @@ def _mime(i: int) -> EmailMessage:
     return mime
 
 
-def email_figures(engine: Engine, n: int, paced: int) -> None:
-    with smtp_server() as (inbox, port):
+def email_figures(engine: Engine, url: str, n: int, args: argparse.Namespace, tmp: Path) -> None:
+    with email_server(args.server, tmp) as (received, port):
         os.environ["DONDOC_SMTP_URL"] = f"mailto://127.0.0.1:{port}"
         get_settings.cache_clear()
         channels: dict[str, Channel] = {"email": EmailChannel(get_settings())}
-        put(engine, rows(n, "email"))
-        seconds, summary = timed(lambda: run_dispatch(engine, channels, None))
-        assert summary == Counter({"sent": n}) and len(inbox.messages) == n, summary
-        report("dondoc dispatch, email (no pacing)", n, seconds)
+        runs = 0
+        for workers in args.processes:
+            put(engine, rows(n, "email", first_step=runs))
+            runs += 1
+            if workers == 1:
+                seconds, summary = timed(lambda: run_dispatch(engine, channels, None))
+            else:
+                seconds, summary = in_processes(url, workers, os.environ["DONDOC_SMTP_URL"])
+            assert summary == Counter({"sent": n}) and received() == runs * n, summary
+            how = "one process" if workers == 1 else f"{workers} processes"
+            report(f"dondoc dispatch, email, {how} (no pacing)", n, seconds)
+            if workers == 1:
+                single = seconds
         for reuse in (True, False):
-            before = len(inbox.messages)
             bare, _ = timed(lambda reuse=reuse: bare_smtplib(port, n, reuse=reuse))  # type: ignore[misc]
-            assert len(inbox.messages) - before == n
+            runs += 1
+            assert received() == runs * n
             how = "one connection" if reuse else "a connection per message"
-            report(f"bare smtplib loop, {how}", n, bare, ratio=bare / seconds)
-        if paced:
-            put(engine, rows(paced, "email", first_step=1))
+            report(f"bare smtplib loop, {how}", n, bare, ratio=bare / single)
+        if args.paced:
+            put(engine, rows(args.paced, "email", first_step=runs))
             slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(RATES)))
-            report(f"dondoc dispatch, email, paced at {RATES['email']:g}/s", paced, slow)
-        _check_once(inbox, n, paced)
+            report(f"dondoc dispatch, email, paced at {RATES['email']:g}/s", args.paced, slow)
+        _check_once(received.envelopes(), n, runs, args.paced)
 
 
-def _check_once(inbox: Inbox, n: int, paced: int) -> None:
-    """Every recipient got exactly what was queued for it (bare loops included)."""
-    counts = Counter(rcpt for _, rcpts in inbox.envelopes for rcpt in rcpts)
-    expected = {f"cd{i}@example.invalid": 3 + (i < paced) for i in range(n)}
+@contextmanager
+def email_server(where: str, tmp: Path) -> Iterator[tuple[Received, int]]:
+    """The SMTP server in its own process (as a real one is), or in a thread of this one (the
+    test suite's, which parses every message)."""
+    if where == "process":
+        with smtp_process(tmp) as (sink, port):
+            yield Received(lambda: sink.envelopes), port
+        return
+    with smtp_server() as (inbox, port):
+        yield Received(lambda: [rcpts for _, rcpts in inbox.envelopes]), port
+
+
+class Received:
+    def __init__(self, envelopes: Callable[[], list[list[str]]]) -> None:
+        self.envelopes = envelopes
+
+    def __call__(self) -> int:
+        return len(self.envelopes())
+
+
+def in_processes(url: str, workers: int, smtp_url: str) -> tuple[float, Counter[str]]:
+    """`workers` dispatcher processes sharing the outbox (claims of 50 rows), timed from the
+    moment all are ready (imports, engine, channel) until the last one finds nothing to do."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(workers + 1), context.Queue()
+    processes = [
+        context.Process(target=_dispatcher, args=(url, f"w{k}", smtp_url, start, results))
+        for k in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait()
+    began = time.perf_counter()
+    summary: Counter[str] = sum((Counter(results.get()) for _ in processes), Counter())
+    seconds = time.perf_counter() - began
+    for process in processes:
+        process.join()
+    return seconds, summary
+
+
+def _dispatcher(url: str, worker: str, smtp_url: str, start: Any, results: Any) -> None:
+    os.environ["DONDOC_SMTP_URL"] = smtp_url
+    engine = make_engine(url)
+    channels: dict[str, Channel] = {"email": EmailChannel(get_settings())}
+    with engine.connect():
+        pass  # the pool's first connection, before the clock starts
+    start.wait()
+    summary = dispatch(engine, channels, now=NOW, worker=worker, limit=100_000, recheck=recheck,
+                       compose=Composer(get_settings()))  # fmt: skip
+    results.put(dict(summary))
+    engine.dispose()
+
+
+def _check_once(envelopes: list[list[str]], n: int, runs: int, paced: int) -> None:
+    """Every recipient got exactly what was queued for it, bare loops included."""
+    counts = Counter(rcpt for rcpts in envelopes for rcpt in rcpts)
+    expected = {f"cd{i}@example.invalid": runs + (i < paced) for i in range(n)}
     assert counts == expected, "a message was lost or sent twice"
 
 
@@ -200,12 +265,13 @@ def report(label: str, n: int, seconds: float, ratio: float | None = None) -> No
     print(f"  {label:48} {n:>5} in {seconds:6.2f} s = {n / seconds:7.1f}/s{share}")
 
 
-def measure(url: str, n: int, paced: int) -> None:
+def measure(url: str, args: argparse.Namespace, tmp: Path) -> None:
     engine = make_engine(url)
     upgrade(engine)
+    n = args.messages
     build(engine, n, submitted=0.0, exempt=0.0)
-    print(f"{engine.dialect.name}: {n} messages per run")
-    email_figures(engine, n, paced)
+    print(f"{engine.dialect.name}: {n} messages per run, SMTP server in a {args.server}")
+    email_figures(engine, url, n, args, tmp)
     zalo_figures(engine, n)
     engine.dispose()
 
@@ -215,11 +281,17 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--paced", type=int, default=0, help="also send N emails paced")
     parser.add_argument("--pg", default=None, help="PostgreSQL admin URL (default: SQLite)")
+    where = "the SMTP server in its own process (default) or in a thread"
+    parser.add_argument("--server", choices=("process", "thread"), default="process", help=where)
+    workers = "dispatcher processes, one figure each (1 must be among them)"
+    parser.add_argument("--processes", type=int, nargs="+", default=[1], help=workers)
     args = parser.parse_args()
+    if 1 not in args.processes:
+        parser.error("--processes must include 1 (the bare loops are compared with it)")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DONDOC_VAR_DIR"] = tmp
         with database(Path(tmp), args.pg) as url:
-            measure(url, args.messages, args.paced)
+            measure(url, args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, event
+from sqlalchemy import Connection, Table, TextClause, bindparam, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -57,3 +57,23 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 def table(model: type[SQLModel]) -> Table:
     """A model's table, for column queries that skip the ORM (hot paths: one per row sent)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by table=True
+
+
+def insert_new(connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> int:
+    """Insert the rows no unique constraint refuses (INSERT … ON CONFLICT DO NOTHING, both
+    backends); return how many went in. One statement run by the driver's executemany, whose
+    rowcount is exact. An insert() construct goes through SQLAlchemy's "insertmanyvalues":
+    its rowcount is -1 without RETURNING, and with it 66,000 outbox rows took 3 s on SQLite
+    and 9.8 s on PostgreSQL, against 1.4 and 3.4 so."""
+    if not rows:
+        return 0
+    return int(connection.execute(_insert_new(model, tuple(rows[0])), rows).rowcount)
+
+
+@lru_cache(maxsize=16)
+def _insert_new(model: type[SQLModel], names: tuple[str, ...]) -> TextClause:
+    columns = table(model).c
+    return text(
+        f"INSERT INTO {table(model).name} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + n for n in names)}) ON CONFLICT DO NOTHING"
+    ).bindparams(*[bindparam(n, type_=columns[n].type) for n in names])

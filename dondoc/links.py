@@ -15,11 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from dondoc.db import table
+from dondoc.db import insert_new, table
 from models import UploadLink
 
 
@@ -108,9 +106,7 @@ def ensure_links(
         new.append({"campaign_id": campaign_id, "unit_id": unit_id, "nonce": nonce,
                     "token_hash": token_hash(_token(secret, nonce)), "created_at": now,
                     "created_by": by})  # fmt: skip
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    done = session.connection().execute(insert(table(UploadLink)).on_conflict_do_nothing(), new)
-    return int(done.rowcount)
+    return insert_new(session.connection(), UploadLink, new)
 
 
 _L = table(UploadLink).c

@@ -83,7 +83,13 @@ class _SmtpService:
 
     def send(self, message: Email) -> None:
         import apprise
+        from apprise.utils.parse import is_email as untyped
 
+        is_email: Callable[[str], object] = untyped  # Apprise's own test of a target
+        if not is_email(message.to):
+            # Apprise would drop the target and report a failure, which reads as transient
+            # (retried five times): this address will never work, a person must correct it.
+            raise EmailError(f"not an email address: {mask(message.to)}", permanent=True)
         # One recipient, whatever targets the URL names: each outcome is recorded per row.
         plugin = apprise.Apprise.instantiate(self.arguments | {"targets": [message.to]}, self.asset)
         sender = apprise.Apprise(asset=self.asset)

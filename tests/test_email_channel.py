@@ -184,6 +184,17 @@ def test_a_recipient_named_in_the_url_gets_nothing(tmp_path: Path) -> None:
     assert inbox.envelopes == [(SENDER, ["cdcs@example.invalid"])]
 
 
+@pytest.mark.parametrize("address", ["khong-co-a-cong", "a@b", "trường@cdcs.example.invalid"])
+def test_an_address_that_cannot_work_fails_for_good_without_a_connection(
+    tmp_path: Path, address: str
+) -> None:
+    inbox = Inbox()
+    with serving(inbox) as port, pytest.raises(ChannelError) as failed:
+        send(f"mailto://127.0.0.1:{port}", address, tmp_path)
+    assert failed.value.outcome is Outcome.PERMANENT  # not retried: a person must correct it
+    assert "not an email address" in str(failed.value) and inbox.envelopes == []
+
+
 @dataclass
 class RefusingInbox(Inbox):
     recipients_offered: int = 0

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from dondoc.dispatch import dispatch, send_one
+from dondoc.dispatch import CLAIM_BATCH, dispatch, send_one
+from dondoc.links import current_token, ensure_links, resolve, token_for
 from dondoc.outbox import COPY_FROM, NewDelivery, Outcome, claim, enqueue, mark_sending, recover
 from dondoc.plans.loader import load_plan
 from dondoc.rules.deadlines import VN_TZ
 from dondoc.settings import get_settings
-from models import Assignment, Delivery, DeliveryAttempt
+from models import Assignment, Delivery, DeliveryAttempt, UploadLink
 from notifications.base import ChannelError
 from notifications.email import EmailChannel
 from tests.support.files import CITY, SEED, copy_examples
@@ -288,3 +289,58 @@ def test_a_bulk_enqueue_counts_exactly_the_rows_it_adds(
         [row] = rows.all()
     assert (row.subject, row.state, row.params, row.not_before) == ("Nhắc nộp báo cáo", "pending",
                                                                     {}, NOW)  # fmt: skip
+
+
+class Watcher(Recorder):
+    """Records, at each send, how many rows were held (claimed or sending) at that moment."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.held: list[int] = []
+
+    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+        with Session(self.engine) as session:
+            held = select(Delivery.id).where(col(Delivery.state).in_(("claimed", "sending")))
+            self.held.append(len(session.exec(held).all()))
+        return super().send(delivery, now=now)
+
+
+def test_a_dispatcher_holds_one_batch_at_a_time(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    # Several dispatchers share the work: one claims CLAIM_BATCH rows, sends them, then claims
+    # again, instead of holding everything it was asked to send while it works through it.
+    campaign, ids = seeded
+    total = CLAIM_BATCH + 12
+    put(engine, *[item(campaign, ids[0], n) for n in range(total)])
+    watcher = Watcher(engine)
+
+    assert dispatch(engine, {"email": watcher}, now=NOW, worker="w", limit=500) == Counter(
+        {"sent": total}
+    )
+    assert len(watcher.sent) == total and max(watcher.held) == CLAIM_BATCH
+    assert watcher.held[CLAIM_BATCH] == 12  # the second batch: what was left
+
+
+def test_first_links_are_issued_once_per_unit_in_bulk(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, _ = seeded
+    with Session(engine) as session:
+        units = session.exec(select(Assignment.unit_id).order_by(col(Assignment.id))).all()
+        old = token_for(session, campaign_id=campaign, unit_id=units[0], secret=b"s", by="t",
+                        now=NOW)  # fmt: skip
+        issued = ensure_links(session, campaign, units, secret=b"s", by="t", now=NOW)
+        again = ensure_links(session, campaign, units, secret=b"s", by="t", now=NOW)
+        session.commit()
+        tokens = [current_token(session, campaign_id=campaign, unit_id=u, secret=b"s")
+                  for u in units]  # fmt: skip
+        active = session.exec(select(UploadLink).where(col(UploadLink.revoked_at).is_(None)))
+        per_unit = Counter(link.unit_id for link in active)
+    assert (issued, again) == (len(set(units)) - 1, 0)
+    assert tokens[0] == old  # a unit's existing link is kept
+    assert set(per_unit.values()) == {1} and per_unit.keys() == set(units)
+    with Session(engine) as session:  # each token opens its own unit's link, and no other
+        opened = [resolve(session, token or "") for token in tokens]
+    assert [link.unit_id if link else None for link in opened] == units
