@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
 from dondoc.db import insert_new, table
@@ -153,16 +154,31 @@ def start_sending(
     text written at send time), if this worker still holds the claim."""
     # On the session's connection, not through the ORM: a plain statement (one per row sent),
     # and the caller's loaded row is left as it was: it applies what it sends itself.
+    content = content or {}
+    values = {f"new_{name}": value for name, value in content.items()}
     changed = session.connection().execute(
-        update(Delivery)
-        .where(
-            col(Delivery.id) == delivery_id,
-            col(Delivery.state) == "claimed",
-            col(Delivery.claimed_by) == worker,
-        )
-        .values(state="sending", attempts=Delivery.attempts + 1, **(content or {}))
+        _start_statement(tuple(content)), {"row_id": delivery_id, "worker": worker, **values}
     )
     return changed.rowcount == 1
+
+
+@cache
+def _start_statement(columns: tuple[str, ...]) -> Update:
+    # Built once per set of columns (an email's subject and body, a Zalo message's params):
+    # building an UPDATE costs more than running it on SQLite.
+    return (
+        update(Delivery)
+        .where(
+            col(Delivery.id) == bindparam("row_id"),
+            col(Delivery.state) == "claimed",
+            col(Delivery.claimed_by) == bindparam("worker"),
+        )
+        .values(
+            state="sending",
+            attempts=Delivery.attempts + 1,
+            **{name: bindparam(f"new_{name}") for name in columns},
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -214,9 +230,9 @@ def record(
             attempts = db.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
         values = _next_state(result, attempts, now) | {"last_error": result.error}
         changed = db.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery_id, col(Delivery.state) == from_state)
-            .values(**values)
+            _record_statement(tuple(values)),
+            {"row_id": delivery_id, "from_state": from_state}
+            | {f"new_{name}": value for name, value in values.items()},
         )
         if changed.rowcount != 1:
             raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
@@ -227,6 +243,18 @@ def record(
              "error": result.error, "duration_ms": result.duration_ms},
         )  # fmt: skip
         return str(values["state"])
+
+
+@cache
+def _record_statement(columns: tuple[str, ...]) -> Update:
+    # One per outcome's set of columns, built once (see _start_statement).
+    return (
+        update(Delivery)
+        .where(
+            col(Delivery.id) == bindparam("row_id"), col(Delivery.state) == bindparam("from_state")
+        )
+        .values(**{name: bindparam(f"new_{name}") for name in columns})
+    )
 
 
 def recover(engine: Engine, *, now: datetime, stale_after: timedelta) -> tuple[int, int]:
