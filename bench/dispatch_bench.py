@@ -1,15 +1,19 @@
-"""Dispatching the outbox: 1,000 emails through dondoc's dispatcher (claim, re-check, mark
-sending, Apprise over SMTP, record) to a local SMTP server (aiosmtpd), against a bare smtplib
-loop to the same server; then 1,000 Zalo template messages to the fake Zalo API over HTTP.
+"""Dispatching the outbox: 1,000 emails through dondoc's dispatcher (claim, re-check, write the
+text, mark sending, Apprise over SMTP, record) to a local SMTP server (aiosmtpd), against a bare
+smtplib loop to the same server; then 1,000 Zalo template messages to the fake Zalo API over HTTP.
 
     PYTHONPATH=. .venv/bin/python bench/dispatch_bench.py [--messages 1000] [--paced 25]
+        [--processes 1 2] [--server process|thread]
     PYTHONPATH=. .venv/bin/python bench/dispatch_bench.py \
         --pg postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-(PYTHONPATH=. from the checkout: it serves the test suite's SMTP server and fake Zalo.) dondoc's own
-pacing (dondoc.remindrun.RATES, at most 5 emails and 3 Zalo messages a second per process) is
-switched off for the throughput figures: `dispatch(..., pacer=None)` is dispatch_due without
-it. `--paced N` also sends N emails with that pacing on, to show the cap it sets."""
+(PYTHONPATH=. from the checkout: it serves the test suite's SMTP server and fake Zalo.) The SMTP
+server runs in its own process by default (bench/smtp_sink.py), as a real one would; `--server
+thread` puts the test suite's in a thread of this process. `--processes 1 2` also times two
+dispatcher processes sharing the outbox. dondoc's own pacing (dondoc.remindrun.RATES, at most 5
+emails and 3 Zalo messages a second per process) is switched off for the throughput figures:
+`dispatch(..., pacer=None)` is dispatch_due without it. `--paced N` also sends N emails with
+that pacing on, to show the cap it sets."""
 
 from __future__ import annotations
 
