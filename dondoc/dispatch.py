@@ -9,7 +9,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
 
@@ -77,6 +77,7 @@ def dispatch(
     ended in each state.
     Claims again after each batch: what the batch's follow-ups made due goes out now. Nothing
     a batch records is due again at once (retries wait), so this ends."""
+    run = _Run(engine, channels, now, worker, recheck, compose, pacer, follow_up)
     summary: Counter[str] = Counter()
     while (left := limit - summary.total()) > 0:
         # A bounded batch: several dispatchers share the work, and rows this one holds wait
@@ -85,24 +86,9 @@ def dispatch(
                       campaign_id=campaign_id)  # fmt: skip
         if not batch:
             break
-        for row in _load(engine, batch, compose, now):
-            state = _send(engine, row, channels, now=now, worker=worker, recheck=recheck,
-                          compose=compose, pacer=pacer, follow_up=follow_up)  # fmt: skip
-            summary[state] += 1
+        for row in run.load(batch):
+            summary[run.send(row)] += 1
     return summary
-
-
-def _load(engine: Engine, ids: list[int], compose: Compose | None, now: datetime
-          ) -> list[Delivery]:  # fmt: skip
-    """The claimed rows (in claim order) and what composing them needs, in one transaction:
-    the prefetch may issue first upload links."""
-    with Session(engine, expire_on_commit=False) as session:
-        found = {r.id: r for r in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))}
-        rows = [found[i] for i in ids if i in found]
-        if compose is not None:
-            compose.prefetch(session, rows, now)
-        session.commit()
-    return rows
 
 
 def send_one(
@@ -117,81 +103,83 @@ def send_one(
     pacer: Pacer | None = None,
     follow_up: FollowUp | None = None,
 ) -> str:
-    """One claimed row, on its own (the dispatcher sends a claimed batch through `_send`)."""
-    (row,) = _load(engine, [delivery_id], compose, now)
-    return _send(engine, row, channels, now=now, worker=worker, recheck=recheck,
-                 compose=compose, pacer=pacer, follow_up=follow_up)  # fmt: skip
+    """One claimed row, on its own (the dispatcher sends a claimed batch row by row)."""
+    run = _Run(engine, channels, now, worker, recheck, compose, pacer, follow_up)
+    (row,) = run.load([delivery_id])
+    return run.send(row)
 
 
-def _send(
-    engine: Engine,
-    row: Delivery,
-    channels: Mapping[str, Channel],
-    *,
-    now: datetime,
-    worker: str,
-    recheck: Recheck | None,
-    compose: Compose | None,
-    pacer: Pacer | None,
-    follow_up: FollowUp | None,
-) -> str:
-    delivery_id = row.id or 0
-    ready = _prepare(engine, row, channels, now=now, worker=worker, recheck=recheck,
-                     compose=compose)  # fmt: skip
-    if ready is None:
-        return "lost"  # recovered by another worker meanwhile; it is theirs now
-    through = ready
-    if isinstance(through, Result):  # recorded without sending
-        result = through
-        state = record(engine, delivery_id, result, now=now, from_state="claimed",
-                       attempts=row.attempts)  # fmt: skip
-        if result.outcome is Outcome.SKIPPED:
-            return state
-    else:
-        if pacer is not None and not _held(through, row, now):
-            pacer.wait(row.channel)  # a row the channel holds back costs no request: no wait
-        result = _attempt(through, row, now)
-        state = record(engine, delivery_id, result, now=now, attempts=row.attempts)
-    if follow_up is not None:
-        follow_up(row, result, now)  # after the record: a failing follow-up undoes nothing
-    return state
+@dataclass(frozen=True)
+class _Run:
+    """One dispatch call's fixed arguments, with its steps."""
 
+    engine: Engine
+    channels: Mapping[str, Channel]
+    now: datetime
+    worker: str
+    recheck: Recheck | None
+    compose: Compose | None
+    pacer: Pacer | None
+    follow_up: FollowUp | None
 
-def _prepare(
-    engine: Engine,
-    row: Delivery,
-    channels: Mapping[str, Channel],
-    *,
-    now: datetime,
-    worker: str,
-    recheck: Recheck | None,
-    compose: Compose | None,
-) -> Channel | Result | None:
-    """One transaction from the claim to the network: re-check the row, write its text, mark
-    it `sending` (with that text, also applied to `row`). Returns the channel to send it
-    through or the result to record instead (skipped, channel missing), or None if the claim
-    was lost."""
-    with Session(engine) as session:
-        reason = recheck(session, row, now) if recheck else None
-        if reason:
-            return Result(Outcome.SKIPPED, error=reason)
-        channel = channels.get(row.channel)
-        if channel is None:
-            error = f"channel {row.channel} is not configured"
-            return Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
-        try:
-            content = compose(session, row, now) if compose else {}
-        except StaleStepError as exc:
-            return Result(Outcome.SKIPPED, error=str(exc))
-        except MessageError as exc:  # the data cannot make this message: a person must look
-            return Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
-        if not start_sending(session, row.id or 0, worker=worker, content=content):
-            return None
-        session.commit()  # with the link the text may have issued
-    for name, value in content.items():
-        setattr(row, name, value)  # detached: what the channel sends, as stored
-    row.attempts += 1  # as start_sending counted it
-    return channel
+    def load(self, ids: list[int]) -> list[Delivery]:
+        """The claimed rows (in claim order) and what composing them needs, in one
+        transaction: the prefetch may issue first upload links."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            query = select(Delivery).where(col(Delivery.id).in_(ids))
+            found = {r.id: r for r in session.exec(query)}
+            rows = [found[i] for i in ids if i in found]
+            if self.compose is not None:
+                self.compose.prefetch(session, rows, self.now)
+            session.commit()
+        return rows
+
+    def send(self, row: Delivery) -> str:
+        delivery_id, now = row.id or 0, self.now
+        through = self.prepare(row)
+        if through is None:
+            return "lost"  # recovered by another worker meanwhile; it is theirs now
+        if isinstance(through, Result):  # recorded without sending
+            result = through
+            state = record(self.engine, delivery_id, result, now=now, from_state="claimed",
+                           attempts=row.attempts)  # fmt: skip
+            if result.outcome is Outcome.SKIPPED:
+                return state
+        else:
+            if self.pacer is not None and not _held(through, row, now):
+                self.pacer.wait(row.channel)  # a row the channel holds back costs no request
+            result = _attempt(through, row, now)
+            state = record(self.engine, delivery_id, result, now=now, attempts=row.attempts)
+        if self.follow_up is not None:
+            self.follow_up(row, result, now)  # after the record: a failing one undoes nothing
+        return state
+
+    def prepare(self, row: Delivery) -> Channel | Result | None:
+        """One transaction from the claim to the network: re-check the row, write its text,
+        mark it `sending` (with that text, also applied to `row`). Returns the channel to send
+        it through or the result to record instead (skipped, channel missing), or None if the
+        claim was lost."""
+        with Session(self.engine) as session:
+            reason = self.recheck(session, row, self.now) if self.recheck else None
+            if reason:
+                return Result(Outcome.SKIPPED, error=reason)
+            channel = self.channels.get(row.channel)
+            if channel is None:
+                error = f"channel {row.channel} is not configured"
+                return Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
+            try:
+                content = self.compose(session, row, self.now) if self.compose else {}
+            except StaleStepError as exc:
+                return Result(Outcome.SKIPPED, error=str(exc))
+            except MessageError as exc:  # the data cannot make this message: a person must look
+                return Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
+            if not start_sending(session, row.id or 0, worker=self.worker, content=content):
+                return None
+            session.commit()  # with the link the text may have issued
+        for name, value in content.items():
+            setattr(row, name, value)  # detached: what the channel sends, as stored
+        row.attempts += 1  # as start_sending counted it
+        return channel
 
 
 def _held(channel: Channel, row: Delivery, now: datetime) -> bool:
