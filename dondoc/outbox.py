@@ -155,9 +155,8 @@ def start_sending(
     # On the session's connection, not through the ORM: a plain statement (one per row sent),
     # and the caller's loaded row is left as it was: it applies what it sends itself.
     content = content or {}
-    values = {f"new_{name}": value for name, value in content.items()}
     changed = session.connection().execute(
-        _start_statement(tuple(content)), {"row_id": delivery_id, "worker": worker, **values}
+        _start_statement(tuple(content)), {"row_id": delivery_id, "worker": worker} | _new(content)
     )
     return changed.rowcount == 1
 
@@ -176,9 +175,19 @@ def _start_statement(columns: tuple[str, ...]) -> Update:
         .values(
             state="sending",
             attempts=Delivery.attempts + 1,
-            **{name: bindparam(f"new_{name}") for name in columns},
+            **_set(columns),
         )
     )
+
+
+# A cached UPDATE takes the new values as parameters: "new_<column>" (SQLAlchemy reserves the
+# column's own name for the SET clause).
+def _set(columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: bindparam(f"new_{name}") for name in columns}
+
+
+def _new(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"new_{name}": value for name, value in values.items()}
 
 
 @dataclass(frozen=True)
@@ -231,8 +240,7 @@ def record(
         values = _next_state(result, attempts, now) | {"last_error": result.error}
         changed = db.execute(
             _record_statement(tuple(values)),
-            {"row_id": delivery_id, "from_state": from_state}
-            | {f"new_{name}": value for name, value in values.items()},
+            {"row_id": delivery_id, "from_state": from_state} | _new(values),
         )
         if changed.rowcount != 1:
             raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
@@ -253,7 +261,7 @@ def _record_statement(columns: tuple[str, ...]) -> Update:
         .where(
             col(Delivery.id) == bindparam("row_id"), col(Delivery.state) == bindparam("from_state")
         )
-        .values(**{name: bindparam(f"new_{name}") for name in columns})
+        .values(**_set(columns))
     )
 
 
