@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -86,8 +87,7 @@ def dispatch(
                       campaign_id=campaign_id)  # fmt: skip
         if not batch:
             break
-        for row in run.load(batch):
-            summary[run.send(row)] += 1
+        summary.update(run.overlapped(run.load(batch)))
     return summary
 
 
@@ -135,51 +135,135 @@ class _Run:
         return rows
 
     def send(self, row: Delivery) -> str:
-        delivery_id, now = row.id or 0, self.now
-        through = self.prepare(row)
+        """One row from its claim to its recorded outcome."""
+        through = self.settle(row, self.prepare(row))
+        return through if isinstance(through, str) else self.finish(row, self.go(through, row))
+
+    def overlapped(self, rows: Sequence[Delivery]) -> Iterator[str]:
+        """The rows in order, each row's send overlapping database work: while a sender thread
+        waits on the network for row N, this thread records row N-1 and re-checks and writes
+        row N+1. Row N+1 is marked `sending` only once row N is back, so a crash leaves in
+        doubt only rows that may have gone out (N, and N-1 if its record had not committed).
+        Channels that use the database themselves (Zalo's token refresh) go one by one."""
+        with ThreadPoolExecutor(1, thread_name_prefix="dondoc-send") as pool:
+            sender = _Sender(pool)
+            for row in rows:
+                if _overlaps(self.channels.get(row.channel)):
+                    yield from self.alongside(row, sender)
+                else:
+                    if landed := sender.land():
+                        yield self.finish(*landed)
+                    yield self.send(row)
+            if landed := sender.land():
+                yield self.finish(*landed)
+
+    def alongside(self, row: Delivery, sender: _Sender) -> Iterator[str]:
+        """Row N+1 checked while row N flies; once N is back, N+1 marked and launched, then
+        N recorded while N+1 flies."""
+        landed, through = None, None
+        with Session(self.engine) as session:
+            checked = self.check(session, row)
+            if isinstance(checked, tuple):
+                landed = sender.land()
+                through = self.mark(session, row, *checked)
+        if not isinstance(checked, tuple):
+            yield self.unsent(row, checked)  # skipped or failed: row N flies on
+            return
+        if through is None:
+            yield "lost"
+        else:
+            sender.launch(self.go, through, row)
+        if landed:
+            yield self.finish(*landed)
+
+    def settle(self, row: Delivery, through: Channel | Result | None) -> Channel | str:
+        """What prepare() gave: the channel to send through, or the state the row ended in."""
         if through is None:
             return "lost"  # recovered by another worker meanwhile; it is theirs now
-        if isinstance(through, Result):  # recorded without sending
-            result = through
-            state = record(self.engine, delivery_id, result, now=now, from_state="claimed",
-                           attempts=row.attempts)  # fmt: skip
-            if result.outcome is Outcome.SKIPPED:
-                return state
-        else:
-            if self.pacer is not None and not _held(through, row, now):
-                self.pacer.wait(row.channel)  # a row the channel holds back costs no request
-            result = _attempt(through, row, now)
-            state = record(self.engine, delivery_id, result, now=now, attempts=row.attempts)
-        if self.follow_up is not None:
-            self.follow_up(row, result, now)  # after the record: a failing one undoes nothing
+        return self.unsent(row, through) if isinstance(through, Result) else through
+
+    def unsent(self, row: Delivery, result: Result) -> str:
+        """Record a result reached without sending (skipped, failed before the network)."""
+        state = record(self.engine, row.id or 0, result, now=self.now, from_state="claimed",
+                       attempts=row.attempts)  # fmt: skip
+        if result.outcome is not Outcome.SKIPPED:
+            self.follow(row, result)
         return state
 
+    def go(self, channel: Channel, row: Delivery) -> Result:
+        if self.pacer is not None and not _held(channel, row, self.now):
+            self.pacer.wait(row.channel)  # a row the channel holds back costs no request
+        return _attempt(channel, row, self.now)
+
+    def finish(self, row: Delivery, result: Result) -> str:
+        state = record(self.engine, row.id or 0, result, now=self.now, attempts=row.attempts)
+        self.follow(row, result)
+        return state
+
+    def follow(self, row: Delivery, result: Result) -> None:
+        if self.follow_up is not None:
+            self.follow_up(row, result, self.now)  # after the record: a failing one undoes nothing
+
     def prepare(self, row: Delivery) -> Channel | Result | None:
-        """One transaction from the claim to the network: re-check the row, write its text,
-        mark it `sending` (with that text, also applied to `row`). Returns the channel to send
-        it through or the result to record instead (skipped, channel missing), or None if the
-        claim was lost."""
+        """One transaction from the claim to the network: check() then mark(). Returns the
+        channel to send through, the result to record instead, or None if the claim was lost."""
         with Session(self.engine) as session:
-            reason = self.recheck(session, row, self.now) if self.recheck else None
-            if reason:
-                return Result(Outcome.SKIPPED, error=reason)
-            channel = self.channels.get(row.channel)
-            if channel is None:
-                error = f"channel {row.channel} is not configured"
-                return Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
-            try:
-                content = self.compose(session, row, self.now) if self.compose else {}
-            except StaleStepError as exc:
-                return Result(Outcome.SKIPPED, error=str(exc))
-            except MessageError as exc:  # the data cannot make this message: a person must look
-                return Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
-            if not start_sending(session, row.id or 0, worker=self.worker, content=content):
-                return None
-            session.commit()  # with the link the text may have issued
+            checked = self.check(session, row)
+            return self.mark(session, row, *checked) if isinstance(checked, tuple) else checked
+
+    def check(self, session: Session, row: Delivery) -> tuple[Channel, dict[str, Any]] | Result:
+        """Re-check the row and write its text: the channel and the columns to send, or the
+        result to record without sending (skipped, channel missing, no message possible)."""
+        reason = self.recheck(session, row, self.now) if self.recheck else None
+        if reason:
+            return Result(Outcome.SKIPPED, error=reason)
+        channel = self.channels.get(row.channel)
+        if channel is None:
+            error = f"channel {row.channel} is not configured"
+            return Result(Outcome.NEEDS_PERSON, error=error, alert=f"{row.channel}-missing")
+        try:
+            content = self.compose(session, row, self.now) if self.compose else {}
+        except StaleStepError as exc:
+            return Result(Outcome.SKIPPED, error=str(exc))
+        except MessageError as exc:  # the data cannot make this message: a person must look
+            return Result(Outcome.PERMANENT, error=f"the message cannot be written: {exc}")
+        return channel, content
+
+    def mark(
+        self, session: Session, row: Delivery, channel: Channel, content: dict[str, Any]
+    ) -> Channel | None:
+        """Mark the row `sending` with its text and commit (the text may have issued a link);
+        the text also applied to `row`. None if this worker lost the claim."""
+        if not start_sending(session, row.id or 0, worker=self.worker, content=content):
+            return None
+        session.commit()
         for name, value in content.items():
             setattr(row, name, value)  # detached: what the channel sends, as stored
         row.attempts += 1  # as start_sending counted it
         return channel
+
+
+class _Sender:
+    """One row at a time on the network, in the sender thread."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+        self.flight: tuple[Delivery, Future[Result]] | None = None
+
+    def launch(self, go: Callable[[Channel, Delivery], Result], channel: Channel,
+               row: Delivery) -> None:  # fmt: skip
+        self.flight = row, self.pool.submit(go, channel, row)
+
+    def land(self) -> tuple[Delivery, Result] | None:
+        """The row in flight and its result, once back (None if none flies)."""
+        flight, self.flight = self.flight, None
+        return None if flight is None else (flight[0], flight[1].result())
+
+
+def _overlaps(channel: Channel | None) -> bool:
+    """Whether the channel may send in the sender thread: it uses no database connection of
+    its own (SQLite would make it wait on this thread's writes)."""
+    return bool(getattr(channel, "overlaps", False))
 
 
 def _held(channel: Channel, row: Delivery, now: datetime) -> bool:

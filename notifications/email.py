@@ -201,6 +201,7 @@ class EmailChannel:
     """The outbox's email channel: one message per row (one recipient)."""
 
     name = "email"
+    overlaps = True  # touches no database: the dispatcher may send while it records another
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -69,6 +69,8 @@ class DieAfterSend:
 
     def __init__(self, inner: Channel, nth: Callable[[], bool]) -> None:
         self.name, self.inner, self.nth = inner.name, inner, nth
+        # As the channel itself: email is sent from the dispatcher's sender thread.
+        self.overlaps = bool(getattr(inner, "overlaps", False))
 
     def send(self, delivery: Delivery, *, now: datetime) -> str | None:
         provider_id = self.inner.send(delivery, now=now)
