@@ -386,15 +386,20 @@ class Overlapping(Recorder):
             self.in_flight_at_record[row.id or 0] = self.began[following].wait(timeout=5)
 
 
-def test_an_email_is_recorded_while_the_next_flies_which_is_marked_only_after_it(
-    engine: Engine, seeded: tuple[int, list[int]]
-) -> None:
+@pytest.fixture
+def five(engine: Engine, seeded: tuple[int, list[int]]) -> tuple[Overlapping, list[int]]:
+    """Five emails due, and a channel sent through from the sender thread; the rows' ids."""
     campaign, ids = seeded
     put(engine, *[item(campaign, ids[0], n) for n in range(5)])
     with Session(engine) as session:
         rows = [r or 0 for r in session.exec(select(Delivery.id).order_by(col(Delivery.id)))]
-    channel = Overlapping(engine, rows)
+    return Overlapping(engine, rows), rows
 
+
+def test_an_email_is_recorded_while_the_next_flies_which_is_marked_only_after_it(
+    engine: Engine, five: tuple[Overlapping, list[int]]
+) -> None:
+    channel, rows = five
     summary = dispatch(engine, {"email": channel}, now=NOW, worker="w", follow_up=channel.follow_up)
     assert summary == Counter({"sent": 5}) and channel.sent == rows  # in order, each once
     # Row N-1's record overlapped row N's send; row N+1 stayed `claimed` until row N was back,
@@ -404,13 +409,9 @@ def test_an_email_is_recorded_while_the_next_flies_which_is_marked_only_after_it
 
 
 def test_a_row_skipped_while_an_email_flies_lets_that_email_land_and_be_recorded(
-    engine: Engine, seeded: tuple[int, list[int]]
+    engine: Engine, five: tuple[Overlapping, list[int]]
 ) -> None:
-    campaign, ids = seeded
-    put(engine, *[item(campaign, ids[0], n) for n in range(5)])
-    with Session(engine) as session:
-        rows = [r or 0 for r in session.exec(select(Delivery.id).order_by(col(Delivery.id)))]
-    channel = Overlapping(engine, rows)
+    channel, rows = five
 
     def submitted_meanwhile(session: Session, row: Delivery, now: datetime) -> str | None:
         return "submitted" if row.id == rows[2] else None
