@@ -146,7 +146,7 @@ class _Run:
         doubt only rows that may have gone out (N, and N-1 if its record had not committed).
         Channels that use the database themselves (Zalo's token refresh) go one by one."""
         with ThreadPoolExecutor(1, thread_name_prefix="dondoc-send") as pool:
-            sender = _Sender(pool)
+            sender = _Sender(pool, self.go)
             for row in rows:
                 if _overlaps(self.channels.get(row.channel)):
                     yield from self.alongside(row, sender)
@@ -172,7 +172,7 @@ class _Run:
         if through is None:
             yield "lost"
         else:
-            sender.launch(self.go, through, row)
+            sender.launch(through, row)
         if landed:
             yield self.finish(*landed)
 
@@ -246,13 +246,12 @@ class _Run:
 class _Sender:
     """One row at a time on the network, in the sender thread."""
 
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
-        self.pool = pool
+    def __init__(self, pool: ThreadPoolExecutor, go: Callable[[Channel, Delivery], Result]) -> None:
+        self.pool, self.go = pool, go
         self.flight: tuple[Delivery, Future[Result]] | None = None
 
-    def launch(self, go: Callable[[Channel, Delivery], Result], channel: Channel,
-               row: Delivery) -> None:  # fmt: skip
-        self.flight = row, self.pool.submit(go, channel, row)
+    def launch(self, channel: Channel, row: Delivery) -> None:
+        self.flight = row, self.pool.submit(self.go, channel, row)
 
     def land(self) -> tuple[Delivery, Result] | None:
         """The row in flight and its result, once back (None if none flies)."""
