@@ -36,7 +36,12 @@ StatusOf = Callable[[str], ZaloStatus]  # ZaloClient.message_status
 
 
 class WebhookError(DondocError):
-    """A post that is not a signed Zalo event (the route answers 403 and applies nothing)."""
+    """A post that is not a signed Zalo event: applied to nothing, answered 200 all the same
+    (web/zalo.py says why)."""
+
+
+class WebhookNotConfiguredError(WebhookError):
+    """Zalo or its OA secret key is not set: no event can be checked (the route answers 503)."""
 
 
 def accept_delivery_event(
@@ -46,7 +51,9 @@ def accept_delivery_event(
     (X-ZEvent-Signature), then apply a delivery fact; other events change nothing."""
     config, secret = zalo_config(settings), settings.zalo_oa_secret_key
     if config is None or secret is None:
-        raise WebhookError("Zalo or its OA secret key (DONDOC_ZALO_OA_SECRET_KEY) is not set")
+        raise WebhookNotConfiguredError(
+            "Zalo or its OA secret key (DONDOC_ZALO_OA_SECRET_KEY) is not set"
+        )
     try:
         event = json.loads(body)
     except ValueError as exc:
