@@ -49,7 +49,7 @@ from dondoc.remindrun import RATES
 from dondoc.settings import get_settings
 from dondoc.zalotokens import DatabaseTokenStore, seed_tokens
 from notifications.base import Channel
-from notifications.email import EmailChannel
+from notifications.email import Email, EmailChannel, send_email
 from notifications.zalo import ZaloClient, ZaloConfig
 from notifications.zalochannel import ZaloChannel
 from tests.support.fake_zalo import FakeClock, FakeZalo
@@ -119,6 +119,15 @@ def bare_smtplib(port: int, n: int, *, reuse: bool) -> None:
             smtp.send_message(_mime(i))
 
 
+def apprise_alone(n: int) -> None:
+    """The same messages through dondoc's email channel without the outbox: what Apprise, with
+    its fresh object and one recipient per message, costs by itself. Its ratio is to the loop
+    with a connection per message, which is what Apprise does."""
+    settings = get_settings()
+    for i in range(n):
+        send_email(Email(f"cd{i}@example.invalid", SUBJECT, BODY.format(i=i)), settings)
+
+
 def _mime(i: int) -> EmailMessage:
     mime = EmailMessage()
     mime["From"], mime["To"], mime["Subject"] = (
@@ -154,6 +163,11 @@ def email_figures(engine: Engine, url: str, n: int, args: argparse.Namespace, tm
             assert received() == runs * n
             how = "one connection" if reuse else "a connection per message"
             report(f"bare smtplib loop, {how}", n, bare, ratio=bare / single)
+        alone, _ = timed(lambda: apprise_alone(n))
+        runs += 1
+        assert received() == runs * n
+        report("Apprise alone (the email channel, no database)", n, alone)
+        print(f"    (Apprise alone = {bare / alone:.0%} of the loop with a connection per message)")
         if args.paced:
             put(engine, rows(args.paced, "email", first_step=runs))
             slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(RATES)))
