@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import smtplib
 import tempfile
 import time
@@ -44,7 +45,7 @@ from dondoc.db import make_engine
 from dondoc.dispatch import Pacer, dispatch
 from dondoc.migrate import upgrade
 from dondoc.outbox import NewDelivery, enqueue
-from dondoc.reminding import recheck
+from dondoc.reminding import Recheck
 from dondoc.remindrun import RATES
 from dondoc.settings import get_settings
 from dondoc.zalotokens import DatabaseTokenStore, seed_tokens
@@ -66,16 +67,19 @@ BODY = (
 ) * 3  # about the length of dondoc's reminder
 
 
-def rows(n: int, channel: str, first_step: int = 0) -> list[NewDelivery]:
-    """One message per assignment (ids 1..n), all due now."""
-    return [_row(i, channel, f"before-{first_step}") for i in range(n)]
+def rows(n: int, channel: str, run: int = 0) -> list[NewDelivery]:
+    """One message per assignment (ids 1..n), all due now: the step due at NOW (T−3), which
+    the re-check lets through; each run to other addresses of the same units (the outbox
+    takes a step once per recipient)."""
+    return [_row(i, channel, run) for i in range(n)]
 
 
-def _row(i: int, channel: str, step: str) -> NewDelivery:
+def _row(i: int, channel: str, run: int) -> NewDelivery:
     """As the planner makes it: who gets which step; the text is written as it is sent."""
-    address = f"cd{i}@example.invalid" if channel == "email" else f"849{i:08d}"
+    tag = f"+r{run}" if run else ""
+    address = f"cd{i}{tag}@example.invalid" if channel == "email" else f"849{i:08d}"
     return NewDelivery(
-        campaign_id=1, assignment_id=i + 1, step_key=step, deadline_version=0, kind="before",
+        campaign_id=1, assignment_id=i + 1, step_key="before-3", deadline_version=0, kind="before",
         channel=channel, recipient=address, not_before=NOW,
         params={"template": "before", "unit_code": f"CD{i:06d}"},
     )  # fmt: skip
@@ -103,8 +107,10 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def run_dispatch(engine: Engine, channels: dict[str, Channel], pacer: Pacer | None) -> Counter[str]:
-    return dispatch(engine, channels, now=NOW, worker="bench", limit=100_000, recheck=recheck,
-                    compose=Composer(get_settings()), pacer=pacer)  # fmt: skip
+    settings = get_settings()
+    return dispatch(engine, channels, now=NOW, worker="bench", limit=100_000,
+                    recheck=Recheck(settings.tz), compose=Composer(settings),
+                    pacer=pacer)  # fmt: skip
 
 
 def bare_smtplib(port: int, n: int, *, reuse: bool) -> None:
@@ -146,7 +152,7 @@ def email_figures(engine: Engine, url: str, n: int, args: argparse.Namespace, tm
         channels: dict[str, Channel] = {"email": EmailChannel(get_settings())}
         runs = 0
         for workers in args.processes:
-            put(engine, rows(n, "email", first_step=runs))
+            put(engine, rows(n, "email", run=runs))
             runs += 1
             if workers == 1:
                 seconds, summary = timed(lambda: run_dispatch(engine, channels, None))
@@ -169,7 +175,7 @@ def email_figures(engine: Engine, url: str, n: int, args: argparse.Namespace, tm
         report("Apprise alone (the email channel, no database)", n, alone)
         print(f"    (Apprise alone = {bare / alone:.0%} of the loop with a connection per message)")
         if args.paced:
-            put(engine, rows(args.paced, "email", first_step=runs))
+            put(engine, rows(args.paced, "email", run=runs))
             slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(RATES)))
             report(f"dondoc dispatch, email, paced at {RATES['email']:g}/s", args.paced, slow)
         _check_once(received.envelopes(), n, runs, args.paced)
@@ -222,15 +228,16 @@ def _dispatcher(url: str, worker: str, smtp_url: str, start: Any, results: Any) 
     with engine.connect():
         pass  # the pool's first connection, before the clock starts
     start.wait()
-    summary = dispatch(engine, channels, now=NOW, worker=worker, limit=100_000, recheck=recheck,
-                       compose=Composer(get_settings()))  # fmt: skip
+    settings = get_settings()
+    summary = dispatch(engine, channels, now=NOW, worker=worker, limit=100_000,
+                       recheck=Recheck(settings.tz), compose=Composer(settings))  # fmt: skip
     results.put(dict(summary))
     engine.dispose()
 
 
 def _check_once(envelopes: list[list[str]], n: int, runs: int, paced: int) -> None:
     """Every recipient got exactly what was queued for it, bare loops included."""
-    counts = Counter(rcpt for rcpts in envelopes for rcpt in rcpts)
+    counts = Counter(re.sub(r"\+r\d+@", "@", rcpt) for rcpts in envelopes for rcpt in rcpts)
     expected = {f"cd{i}@example.invalid": runs + (i < paced) for i in range(n)}
     assert counts == expected, "a message was lost or sent twice"
 
@@ -259,7 +266,7 @@ def zalo_channel(engine: Engine) -> Iterator[tuple[FakeZalo, ZaloChannel, str]]:
 
 def zalo_figures(engine: Engine, n: int) -> None:
     with zalo_channel(engine) as (fake, channel, access):
-        put(engine, rows(n, "zalo", first_step=2))
+        put(engine, rows(n, "zalo"))
         seconds, summary = timed(lambda: run_dispatch(engine, {"zalo": channel}, None))
         assert summary == Counter({"sent": n}) and len(fake.messages) == n, summary
         report("dondoc dispatch, Zalo (no pacing)", n, seconds)

@@ -26,8 +26,8 @@ from notifications.messages import MessageError
 log = logging.getLogger(__name__)
 CLAIM_BATCH: Final = 50  # rows claimed at once (each is sent before the next claim)
 # Re-check at the moment of sending: a reason to skip the row now (submitted, exempted,
-# extended…), or None to send it.
-Recheck = Callable[[Session, Delivery, datetime], str | None]
+# extended…), a moment to defer it to (quiet hours), or None to send it.
+Recheck = Callable[[Session, Delivery, datetime], str | datetime | None]
 
 
 class Compose(Protocol):
@@ -215,6 +215,8 @@ class _Run:
         """Re-check the row and write its text: the channel and the columns to send, or the
         result to record without sending (skipped, channel missing, no message possible)."""
         reason = self.recheck(session, row, self.now) if self.recheck else None
+        if isinstance(reason, datetime):  # nothing sent: the attempt count stays as it is
+            return Result(Outcome.DEFERRED, retry_at=reason, error="outside the send window")
         if reason:
             return Result(Outcome.SKIPPED, error=reason)
         channel = self.channels.get(row.channel)

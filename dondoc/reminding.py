@@ -10,10 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
+from sqlalchemy import Row, bindparam
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -27,6 +27,8 @@ from dondoc.rules.reminders import (
     StepKind,
     due_step,
     eligibility,
+    latest_step,
+    next_allowed,
 )
 from dondoc.rules.status import Status, assignment_status, effective_due, intake_closed
 from dondoc.settings import Settings
@@ -282,36 +284,77 @@ def _delivery(campaign: Campaign, t: Target, step: Step, channel: str, address: 
     )  # fmt: skip
 
 
-def recheck(session: Session, delivery: Delivery, now: datetime) -> str | None:
-    """At the moment of sending: is this row still wanted? (submitted, exempted, extended,
-    closed → skip). Office messages are always sent. Two column queries, no ORM objects: it
-    runs once per row sent, and a cached object could hide a change made since."""
-    if delivery.assignment_id is None:
-        return None
-    db = session.connection()
-    found = db.execute(_RECHECK_ASSIGNMENT, {"id": delivery.assignment_id}).first()
-    if found is None:
-        return "assignment removed"
-    if found.deadline_version != delivery.deadline_version:
-        return "deadline extended"  # steps for the new deadline are new steps
-    versions = db.execute(_RECHECK_SUBMISSIONS, {"id": delivery.assignment_id, "now": now}).all()
-    due = effective_due(found.due_at, found.extended_due_at)
-    status = assignment_status(due_at=due, exempt=found.exempt, submissions=versions, now=now)
-    closed = intake_closed(found.hard_close_at, due, now)
-    skip = eligibility(status, has_contact=True, closed=closed)
-    if skip is not None:
-        return skip.value
-    if delivery.step_key.startswith("before") and now >= due:
-        return "deadline passed"  # a before-the-deadline reminder is never sent after it
-    return None
+Verdict = str | datetime | None  # a reason to skip, a moment to defer to, or None: send
 
 
-_A, _R, _S = table(Assignment).c, table(Requirement).c, table(Submission).c
+class Recheck:
+    """At the moment of sending: is this reminder still wanted, and may it go out now?
+    One per dispatch call (`recheck` keeps what does not change within one: the working
+    calendars, each requirement's policy and steps).
+
+    Returns a reason to skip the row (submitted, exempted, extended, closed, or a later step
+    due since: only the latest due step goes out, whatever waited in the outbox through a
+    downtime, a retry or a quota day), or the moment to defer it to (quiet hours or a day off
+    when a retry or a deferral comes due), or None to send it. Office messages are always
+    sent. Plain column queries, no ORM objects: a cached object could hide a change made since."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self.calendars: Calendars | None = None
+        self.policies: dict[int, ReminderPolicy] = {}
+        self.latest: dict[tuple[int, datetime, str, datetime], Step | None] = {}
+
+    def __call__(self, session: Session, delivery: Delivery, now: datetime) -> Verdict:
+        if delivery.assignment_id is None:
+            return None
+        db = session.connection()
+        found = db.execute(_RECHECK_ASSIGNMENT, {"id": delivery.assignment_id}).first()
+        if found is None:
+            return "assignment removed"
+        if found.deadline_version != delivery.deadline_version:
+            return "deadline extended"  # steps for the new deadline are new steps
+        subs = db.execute(_RECHECK_SUBMISSIONS, {"id": delivery.assignment_id, "now": now}).all()
+        due = effective_due(found.due_at, found.extended_due_at)
+        status = assignment_status(due_at=due, exempt=found.exempt, submissions=subs, now=now)
+        closed = intake_closed(found.hard_close_at, due, now)
+        skip = eligibility(status, has_contact=True, closed=closed)
+        if skip is not None:
+            return skip.value
+        if delivery.step_key.startswith("before") and now >= due:
+            return "deadline passed"  # a before-the-deadline reminder is never sent after it
+        return self.timing(session, found, due, delivery.step_key, now)
+
+    def timing(
+        self, session: Session, found: Row[Any], due: datetime, step_key: str, now: datetime
+    ) -> Verdict:
+        """A later step due since (skip), quiet hours or a day off (defer), or None."""
+        if self.calendars is None:
+            self.calendars = Calendars(calendar_overrides(session))
+        calendar = self.calendars.of(found.calendar)
+        if found.requirement_id not in self.policies:
+            spec = found.reminder_spec
+            self.policies[found.requirement_id] = (
+                ReminderPolicy.from_json(spec) if spec else DEFAULT_POLICY
+            )
+        policy = self.policies[found.requirement_id]
+        key = (found.requirement_id, due, found.calendar, now)
+        if key not in self.latest:
+            self.latest[key] = latest_step(policy, due, calendar, self.tz, now)
+        latest = self.latest[key]
+        if latest is not None and latest.key != step_key:
+            return f"superseded by {latest.key}"  # the older step is stale: never both
+        allowed = next_allowed(now, policy, calendar, self.tz)
+        return allowed if allowed != now else None
+
+
+_A, _R, _S, _U = (table(m).c for m in (Assignment, Requirement, Submission, Unit))
 _RECHECK_ASSIGNMENT = (
-    select_columns(_A.deadline_version, _A.exempt, _A.extended_due_at, _R.due_at, _R.hard_close_at)
+    select_columns(_A.deadline_version, _A.exempt, _A.extended_due_at, _R.due_at,
+                   _R.hard_close_at, _A.requirement_id, _R.reminder_spec, _U.calendar)
     .join_from(table(Assignment), table(Requirement), _A.requirement_id == _R.id)
+    .join(table(Unit), _A.unit_id == _U.id)
     .where(_A.id == bindparam("id"))
-)
+)  # fmt: skip
 _RECHECK_SUBMISSIONS = select_columns(_S.version, _S.received_at, _S.review_state).where(
     _S.assignment_id == bindparam("id"), _S.received_at <= bindparam("now")
 )

@@ -18,8 +18,8 @@ from dondoc.followups import follow_up
 from dondoc.notices import REMINDER_KINDS
 from dondoc.outbox import enqueue
 from dondoc.reconcile import reconcile_unknown
-from dondoc.reminding import Plan, plan_campaign, recheck
-from dondoc.settings import Settings
+from dondoc.reminding import Plan, Recheck, Verdict, plan_campaign
+from dondoc.settings import Settings, get_settings
 from models import Campaign, Delivery
 from notifications.registry import build_channels
 from notifications.zalochannel import ZaloChannel
@@ -66,7 +66,7 @@ def dispatch_due(
         now=now,
         worker=worker,
         limit=limit,
-        recheck=recheck_reminders,
+        recheck=RecheckReminders(settings),
         compose=Composer(settings),
         pacer=Pacer(RATES),
         follow_up=partial(follow_up, engine, settings=settings),
@@ -74,7 +74,17 @@ def dispatch_due(
     )
 
 
-def recheck_reminders(session: Session, delivery: Delivery, now: datetime) -> str | None:
-    """Only reminders depend on the unit's status at send time: a receipt goes precisely to a
-    unit that submitted, and alerts and digests to the office."""
-    return recheck(session, delivery, now) if delivery.kind in REMINDER_KINDS else None
+class RecheckReminders:
+    """Only reminders depend on the unit's status and calendar at send time: a receipt goes
+    precisely to a unit that submitted, and alerts and digests to the office, at any hour."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.reminders = Recheck(settings.tz)
+
+    def __call__(self, session: Session, delivery: Delivery, now: datetime) -> Verdict:
+        return self.reminders(session, delivery, now) if delivery.kind in REMINDER_KINDS else None
+
+
+def recheck_reminders(session: Session, delivery: Delivery, now: datetime) -> Verdict:
+    """The same for one row (tests, one-off sends)."""
+    return RecheckReminders(get_settings())(session, delivery, now)

@@ -29,7 +29,7 @@ from dondoc.remindrun import recheck_reminders
 from dondoc.rules.deadlines import VN_TZ
 from dondoc.zalotokens import seed_tokens
 from flows.reminders import recover_stale
-from models import Assignment, Delivery, DeliveryAttempt
+from models import Assignment, Delivery, DeliveryAttempt, Requirement
 from tests.support.dispatcher_process import KILLED, NOW, ZaloSetup, channels
 from tests.support.fake_zalo import FakeClock, FakeZalo
 from tests.support.files import SEED, copy_examples
@@ -67,7 +67,14 @@ def zalo(engine: Engine, fake_zalo: tuple[FakeZalo, str], tmp_path: Path) -> Zal
 def queue(engine: Engine, channel: str, n: int, first: int = 0) -> list[int]:
     """n reminder rows on one channel, one recipient each, due now; their ids."""
     with Session(engine) as session:
-        assignments = session.exec(select(Assignment.id).order_by(col(Assignment.id))).all()
+        # The CĐCS, due Tue 24/11: their T−3 is NOW, so the re-check lets "before-3" through
+        # (the departments, due Fri 20/11, are at T−1: a "before-3" would be stale).
+        assignments = session.exec(
+            select(Assignment.id)
+            .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+            .where(Requirement.code == "cdcs")
+            .order_by(col(Assignment.id))
+        ).all()
         rows = [_row(channel, assignments[i % len(assignments)] or 0, first + i) for i in range(n)]
         enqueue(session, rows, now=NOW)
         session.commit()

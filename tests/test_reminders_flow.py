@@ -233,8 +233,62 @@ def test_a_reminder_before_the_deadline_is_not_sent_on_the_deadline_day(
     with Session(engine) as session:
         rows = session.exec(select(Delivery).where(Delivery.step_key == "before-1")).all()
     assert rows and {r.state for r in rows} == {"skipped"}
-    assert {r.last_error for r in rows} == {"stale step: 0 working days left"}
+    assert {r.last_error for r in rows} == {"superseded by due"}
     assert not [m for r in rows for m in mail.to(r.recipient)]
+
+
+def test_a_step_left_waiting_through_a_downtime_gives_way_to_the_later_one(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    plan_and_enqueue(engine, campaign_id, now=at("2015-11-17 08:05"), settings=get_settings())
+    # No dispatcher ran from T−3 to T−1: the T−3 rows are still waiting when T−1 is planned.
+    tick(engine, campaign_id, "2015-11-19 08:05")
+    assert set(steps(engine, "skipped")) == {("ban-chuyen-de", "before-3")}
+    assert ("ban-chuyen-de", "before-3") not in steps(engine)
+    with Session(engine) as session:
+        stale = session.exec(select(Delivery).where(Delivery.step_key == "before-3",
+                                                    Delivery.state == "skipped")).all()  # fmt: skip
+        fresh = session.exec(select(Delivery).where(Delivery.step_key == "before-1")).all()
+    assert {r.last_error for r in stale} == {"superseded by before-1"}
+    assert fresh and {r.state for r in fresh} == {"sent"}
+    for row in fresh:  # one message per recipient, the later step's: never both
+        [message] = mail.to(row.recipient)
+        assert "còn 1 ngày làm việc" in mail.text(message)
+
+
+def test_a_reminder_that_comes_due_out_of_hours_waits_for_the_next_working_morning(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    plan_and_enqueue(engine, campaign_id, now=at("2015-11-17 08:05"), settings=get_settings())
+    # A retry or a deferral can come due at any hour; the dispatcher runs round the clock.
+    dispatch_due(engine, now=at("2015-11-17 17:30"), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        held = session.exec(select(Delivery).where(Delivery.step_key == "before-3")).all()
+    assert held and {r.state for r in held} == {"pending"}
+    assert {r.not_before for r in held} == {at("2015-11-18 07:30")}  # the window's opening
+    assert {r.attempts for r in held} == {0}  # nothing went out: no attempt counted
+    assert not [m for r in held for m in mail.to(r.recipient)]
+    dispatch_due(engine, now=at("2015-11-18 07:30"), settings=get_settings(), worker="test")
+    for row in held:
+        [message] = mail.to(row.recipient)
+        assert "còn 2 ngày làm việc" in mail.text(message)  # counted when it went out
+
+
+def test_a_reminder_due_on_friday_evening_waits_for_its_units_next_working_day(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    plan_and_enqueue(engine, campaign_id, now=at("2015-11-20 08:05"), settings=get_settings())
+    dispatch_due(engine, now=at("2015-11-20 18:00"), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        held = session.exec(
+            select(Delivery, Unit.calendar)
+            .join(Assignment, col(Assignment.id) == Delivery.assignment_id)
+            .join(Unit, col(Unit.id) == Assignment.unit_id)
+            .where(Delivery.step_key == "due")
+        ).all()
+    assert held and {r.state for r, _ in held} == {"pending"}
+    opening = {"mon_fri": at("2015-11-23 07:30"), "mon_sat": at("2015-11-21 07:30")}
+    assert [r.not_before for r, _ in held] == [opening[week] for _, week in held]
 
 
 def test_the_preview_plans_without_writing(engine: Engine, campaign_id: int) -> None:

@@ -190,15 +190,22 @@ def due_step(
     and dropped, never sent in a burst, and never sent after a later one has gone out."""
     if next_allowed(now, policy, calendar, tz) != now:
         return None  # quiet hours or a day off: the step waits for the next allowed moment
+    step = latest_step(policy, due_at, calendar, tz, now)
+    return None if step is None or step.key in sent else step
+
+
+def latest_step(
+    policy: ReminderPolicy, due_at: datetime, calendar: WorkingCalendar, tz: ZoneInfo,
+    now: datetime,
+) -> Step | None:  # fmt: skip
+    """The latest step whose time has come; a row of any other step is stale at `now`."""
     # Once the deadline has passed, "còn 1 ngày" or "hạn chót hôm nay" would be false.
     due = [
         s
         for s in plan_steps(policy, due_at, calendar, tz)
         if s.at <= now and (now < due_at or s.kind is StepKind.OVERDUE)
     ]
-    if not due or due[-1].key in sent:
-        return None
-    return due[-1]
+    return due[-1] if due else None
 
 
 def eligibility(status: Status, *, has_contact: bool, closed: bool) -> Skip | None:
