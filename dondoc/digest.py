@@ -38,6 +38,7 @@ def digest_input(session: Session, campaign: Campaign, *, now: datetime, setting
     found = plan.targets if plan else targets(session, campaign, now)
     contacts = plan.contacts if plan else contacts_by_unit(session, {t.unit.id for t in found})
     reminded = _reminders(session, campaign)
+    escalated = _escalated(session, campaign)
     lines: dict[str, Counter[Status]] = defaultdict(Counter)
     units = []
     for t in found:
@@ -46,7 +47,7 @@ def digest_input(session: Session, campaign: Campaign, *, now: datetime, setting
         usable = any((c.consent_email and c.email) or (c.consent_zalo and c.zalo_phone)
                      for c in contacts.get(t.unit.id or 0, []))  # fmt: skip
         units.append(DigestUnit(t.unit.code, t.unit.name, t.status, t.due_at, last, count,
-                                not usable))  # fmt: skip
+                                not usable, escalated.get(t.assignment_id)))  # fmt: skip
     office = session.get(Unit, found[0].requirement.submit_to_unit_id) if found else None
     return DigestInput(
         campaign_title=campaign.title, plan_number=campaign.doc_number,
@@ -66,6 +67,17 @@ def _reminders(session: Session, campaign: Campaign) -> dict[int, tuple[int, dat
         .group_by(col(Delivery.assignment_id))
     ).all()  # fmt: skip
     return {a or 0: (n, last) for a, n, last in rows}
+
+
+def _escalated(session: Session, campaign: Campaign) -> dict[int, datetime]:
+    """When each assignment's escalation (the chair written to) first went out."""
+    rows = session.exec(
+        select(Delivery.assignment_id, func.min(Delivery.sent_at))
+        .where(Delivery.campaign_id == campaign.id, Delivery.state == "sent",
+               col(Delivery.assignment_id).is_not(None), Delivery.kind == Kind.ESCALATION.value)
+        .group_by(col(Delivery.assignment_id))
+    ).all()  # fmt: skip
+    return {a or 0: first for a, first in rows if first is not None}
 
 
 def _sent_today(session: Session, campaign: Campaign, now: datetime, settings: Settings

@@ -73,8 +73,8 @@ def send_reminders(now: datetime | None = None, max_lateness_minutes: int = 20) 
 def dispatch_outbox(now: datetime | None = None) -> dict[str, int]:
     """Every few minutes, day and night: what is due in the outbox goes out — receipts, return
     notices, alerts, the office's consolidation emails — without waiting for the next
-    reminder tick. Reminder rows carry their own send time (not_before), so nothing goes out
-    of hours that the policy forbids."""
+    reminder tick. A reminder that comes due out of hours (a retry, a deferral) is put back
+    to the unit's next allowed moment by the re-check at send time, so none goes out of hours."""
     moment = now or datetime.now(UTC)
     requeued, unknown = recover_stale(moment)  # 1. what a crashed dispatcher left
     worker = f"{socket.gethostname()}:{flow_run.id or 'local'}"

@@ -25,6 +25,8 @@ class DigestUnit:
     last_reminded_at: datetime | None
     reminders_sent: int
     no_contact: bool
+    # When the unit's chair was first written to (the escalation step), if it was.
+    escalated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,13 @@ _REACHABLE: Final = frozenset(Status) - {Status.EXEMPT}
 
 
 def render_digest(d: DigestInput) -> Rendered:
-    """Overdue, returned and late units first, then counts per requirement, what was sent
-    today, and the units no reminder can reach."""
+    """Overdue, returned and late units first, with those still missing after their chair was
+    written to (for the standing committee), then counts per requirement, what was sent today,
+    and the units no reminder can reach."""
     sent = [(unit, kind, _channel_vi(channel)) for unit, kind, channel in d.sent_today]
     values = _campaign_values(d) | {
         "problems": [_Group(s, STATUS_LABELS_VI[s], _units_in(d.units, {s})) for s in _PROBLEMS],
+        "escalated": _units_in([u for u in d.units if u.escalated_at], _MISSING),
         "requirements": [_counts(title, counts) for title, counts in d.requirement_lines],
         "sent": sent,
         "sent_totals": Counter((kind, channel) for _, kind, channel in sent).most_common(),

@@ -392,6 +392,28 @@ def test_the_digest_puts_missing_and_late_units_first() -> None:
     assert "Q1-CD002" not in digest.body  # on time: only counted
 
 
+def test_the_digest_names_the_units_still_missing_after_their_chair_was_written_to() -> None:
+    assert "Ban Thường vụ" not in render_digest(DIGEST).body  # nobody escalated: no such part
+    escalated = datetime(2015, 11, 27, 8, 0, tzinfo=VN_TZ)
+    units = [
+        replace(u, escalated_at=escalated) if u.code in {"Q1-CD001", "Q1-CD031"} else u
+        for u in UNITS
+    ]  # Q1-CD031 submitted (late) after its chair was written to: nothing more to report
+    body = render_digest(replace(DIGEST, units=units)).body
+    order = [
+        "Quá hạn, chưa nộp (2):",
+        "Nộp trễ hạn (1):",
+        "Trong đó, đơn vị chưa nộp dù đã báo lãnh đạo đơn vị, đề nghị báo cáo Ban Thường vụ (1):",
+        f"1. Q1-CD001 – {BEN_NGHE}: hạn {DEADLINE_TEXT}; đã báo lãnh đạo đơn vị "
+        "08:00 thứ Sáu, ngày 27/11/2015.",
+        "II. SỐ LIỆU THEO TỪNG BÁO CÁO",
+    ]
+    positions = _positions(body, order)
+    assert positions == sorted(positions)
+    section = body[positions[2] : positions[-1]]
+    assert "Q1-CD031" not in section and "Q1-CD005" not in section
+
+
 def test_the_digest_subject_counts_the_problems() -> None:
     subject = render_digest(DIGEST).subject
     assert subject == (

@@ -354,3 +354,34 @@ def test_the_office_gets_one_digest_a_working_day_with_a_zalo_group_text(
     assert len([m for m in mail.messages if "Tin nhắn gửi nhóm Zalo" in mail.text(m)]) == len(
         digests
     )
+
+
+def test_the_second_overdue_reminder_goes_to_the_chair_and_the_next_digest_names_the_unit(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    tick(engine, campaign_id, "2015-11-24 08:05")  # overdue-1 of the departments (due 20/11)
+    tick(engine, campaign_id, "2015-11-26 08:05")  # overdue-2: escalated
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Delivery, Unit.name)
+            .join(Assignment, col(Assignment.id) == Delivery.assignment_id)
+            .join(Unit, col(Unit.id) == Assignment.unit_id)
+            .join(Requirement, col(Requirement.id) == Assignment.requirement_id)
+            .where(col(Delivery.step_key).in_(("overdue-1", "overdue-2")),
+                   Requirement.code == "ban-chuyen-de")  # the CĐCS are a step behind
+        ).all()  # fmt: skip
+    first = {name for row, name in rows if row.step_key == "overdue-1"}
+    escalated = {name for row, name in rows if row.step_key == "overdue-2"}
+    assert first and escalated == first  # every department still missing
+    assert {(r.kind, r.contact_role, r.state) for r, _ in rows if r.step_key == "overdue-2"} == {
+        ("escalation", "chair", "sent")
+    }
+    assert {r.kind for r, _ in rows if r.step_key == "overdue-1"} == {"overdue"}
+    tick(engine, campaign_id, "2015-11-27 08:05")
+    [digest, *_] = [m for m in mail.messages if "Tin nhắn gửi nhóm Zalo" in mail.text(m)
+                    and "27/11/2015" in str(m["Subject"])]  # fmt: skip
+    text = mail.text(digest)
+    heading = f"đề nghị báo cáo Ban Thường vụ ({len(escalated)}):"
+    section = text[text.index(heading) : text.index("II. SỐ LIỆU")]
+    assert all(name in section for name in escalated)
+    assert "đã báo lãnh đạo đơn vị 08:05 thứ Năm, ngày 26/11/2015" in section

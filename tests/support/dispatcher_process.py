@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from dondoc.db import get_engine
 from dondoc.dispatch import Recheck, dispatch
+from dondoc.reminding import Verdict
 from dondoc.remindrun import recheck_reminders
 from dondoc.settings import get_settings
 from dondoc.zalotokens import DatabaseTokenStore
@@ -80,7 +81,7 @@ class DieAfterSend:
 
 
 def die_after_claim(nth: Callable[[], bool]) -> Recheck:
-    def recheck(session: Session, delivery: Delivery, now: datetime) -> str | None:
+    def recheck(session: Session, delivery: Delivery, now: datetime) -> Verdict:
         if nth():
             os._exit(KILLED)
         return recheck_reminders(session, delivery, now)
