@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from dondoc.notices import REMINDER_KINDS
 from dondoc.outbox import NewDelivery
-from dondoc.reminding import Plan, calendar_overrides, contacts_by_unit, targets
+from dondoc.reminding import Plan, calendar_overrides, contacts_by_unit, reachable, targets
 from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import DEFAULT_POLICY
 from dondoc.rules.status import Status
@@ -27,6 +27,7 @@ from notifications.messages import (
     KIND_LABELS_VI,
     Kind,
 )
+from notifications.registry import zalo_config
 
 DIGEST_AT = DEFAULT_POLICY.send_at  # the office reads it with the morning's reminders
 
@@ -37,6 +38,7 @@ def digest_input(session: Session, campaign: Campaign, *, now: datetime, setting
     else read afresh."""
     found = plan.targets if plan else targets(session, campaign, now)
     contacts = plan.contacts if plan else contacts_by_unit(session, {t.unit.id for t in found})
+    zalo = plan.zalo if plan else zalo_config(settings) is not None
     reminded = _reminders(session, campaign)
     escalated = _escalated(session, campaign)
     lines: dict[str, Counter[Status]] = defaultdict(Counter)
@@ -44,8 +46,7 @@ def digest_input(session: Session, campaign: Campaign, *, now: datetime, setting
     for t in found:
         lines[t.requirement.title][t.status] += 1
         count, last = reminded.get(t.assignment_id, (0, None))
-        usable = any((c.consent_email and c.email) or (c.consent_zalo and c.zalo_phone)
-                     for c in contacts.get(t.unit.id or 0, []))  # fmt: skip
+        usable = reachable(contacts.get(t.unit.id or 0, []), zalo)
         units.append(DigestUnit(t.unit.code, t.unit.name, t.status, t.due_at, last, count,
                                 not usable, escalated.get(t.assignment_id)))  # fmt: skip
     office = session.get(Unit, found[0].requirement.submit_to_unit_id) if found else None

@@ -101,6 +101,7 @@ class Plan:
     # What the plan was made from, for the office's digest of the same tick.
     targets: list[Target] = field(default_factory=list)
     contacts: dict[int, list[ContactInfo]] = field(default_factory=dict)
+    zalo: bool = False  # whether Zalo was in use: a Zalo number alone reached nobody otherwise
 
 
 def calendar_overrides(session: Session) -> list[DayOverride]:
@@ -200,17 +201,27 @@ def sent_steps(session: Session, campaign: Campaign) -> dict[tuple[int, int], se
 
 
 def recipients(contacts: list[ContactInfo], step: Step, zalo: bool) -> list[tuple[str, str, str]]:
-    """(channel, address, role) for each consenting contact; the chair only on escalation,
-    or when the unit has nobody else."""
+    """(channel, address, role) for each way to reach the people who prepare the report, the
+    chair too on escalation; the chair alone when none of them can be reached. Only channels
+    in use: a Zalo number reaches nobody while Zalo is not configured."""
     roles = WORKING_ROLES + (("chair",) if step.escalate else ())
-    chosen = [c for c in contacts if c.role in roles] or [c for c in contacts if c.role == "chair"]
+    chosen = [w for c in contacts if c.role in roles for w in ways(c, zalo)]
+    return chosen or [w for c in contacts if c.role == "chair" for w in ways(c, zalo)]
+
+
+def ways(contact: ContactInfo, zalo: bool) -> list[tuple[str, str, str]]:
+    """The consenting channels of one contact, among those in use."""
     out = []
-    for c in chosen:
-        if c.consent_email and c.email:
-            out.append(("email", c.email, c.role))
-        if zalo and c.consent_zalo and c.zalo_phone:
-            out.append(("zalo", c.zalo_phone, c.role))
+    if contact.consent_email and contact.email:
+        out.append(("email", contact.email, contact.role))
+    if zalo and contact.consent_zalo and contact.zalo_phone:
+        out.append(("zalo", contact.zalo_phone, contact.role))
     return out
+
+
+def reachable(contacts: list[ContactInfo], zalo: bool) -> bool:
+    """Whether any reminder can reach the unit (else it is listed for the office)."""
+    return any(ways(c, zalo) for c in contacts)
 
 
 def plan_campaign(
@@ -218,8 +229,9 @@ def plan_campaign(
 ) -> Plan:
     found = targets(session, campaign, now)
     contacts = contacts_by_unit(session, {t.unit.id for t in found})
-    steps = _Steps(calendar_overrides(session), sent_steps(session, campaign), settings.tz, now)
-    plan = Plan(targets=found, contacts=contacts)
+    steps = _Steps(calendar_overrides(session), sent_steps(session, campaign), settings.tz, now,
+                   zalo)  # fmt: skip
+    plan = Plan(targets=found, contacts=contacts, zalo=zalo)
     for t in found:
         unit_contacts = contacts.get(t.unit.id, [])
         step = steps.skip_reason(t, unit_contacts)
@@ -241,18 +253,16 @@ class _Steps:
         done: dict[tuple[int, int], set[str]],
         tz: ZoneInfo,
         now: datetime,
+        zalo: bool,
     ) -> None:
-        self.done, self.tz, self.now = done, tz, now
+        self.done, self.tz, self.now, self.zalo = done, tz, now, zalo
         self.calendars = Calendars(overrides)
         self.policies: dict[int, ReminderPolicy] = {}
         self.due: dict[tuple[int, datetime, str, frozenset[str]], Step | None] = {}
 
     def skip_reason(self, t: Target, contacts: list[ContactInfo]) -> Step | str:
         closed = intake_closed(t.requirement.hard_close_at, t.due_at, self.now)
-        usable = any(
-            (c.consent_email and c.email) or (c.consent_zalo and c.zalo_phone) for c in contacts
-        )
-        skip = eligibility(t.status, has_contact=usable, closed=closed)
+        skip = eligibility(t.status, has_contact=reachable(contacts, self.zalo), closed=closed)
         if skip is not None:
             return skip.value
         step = self.step(t, frozenset(self.done.get((t.assignment_id, t.deadline_version), ())))

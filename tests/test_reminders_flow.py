@@ -24,7 +24,7 @@ from dondoc.remindrun import dispatch_due, plan_and_enqueue
 from dondoc.rules.deadlines import VN_TZ, parse_deadline, parse_local_datetime
 from dondoc.settings import get_settings
 from dondoc.settle import settle
-from models import Assignment, Campaign, Delivery, Requirement, Unit, UploadLink
+from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit, UploadLink
 from models.enums import Channel
 from tests.support.files import SEED, copy_examples
 from tests.support.smtp import Inbox, smtp_server
@@ -302,7 +302,10 @@ def test_the_preview_plans_without_writing(engine: Engine, campaign_id: int) -> 
         assert session.exec(select(Delivery)).all() == []
     assert {d.step_key for d in plan.deliveries} == {"before-3"}
     reasons = Counter(s.reason for s in plan.skipped)
-    assert reasons["not_due"] == 56  # the CĐCS: their T−3 is Thursday
+    assert reasons["not_due"] == 54  # the CĐCS: their T−3 is Thursday
+    # Two nghiệp đoàn read Zalo only, and Zalo is not set up here: listed, never dropped.
+    no_contact = {s.unit_code for s in plan.skipped if s.reason == "no_contact"}
+    assert no_contact == {"Q1-CD055", "Q1-CD056"}
 
 
 def test_the_flow_plans_and_sends_once(engine: Engine, campaign_id: int, mail: Inbox) -> None:
@@ -385,3 +388,27 @@ def test_the_second_overdue_reminder_goes_to_the_chair_and_the_next_digest_names
     section = text[text.index(heading) : text.index("II. SỐ LIỆU")]
     assert all(name in section for name in escalated)
     assert "đã báo lãnh đạo đơn vị 08:05 thứ Năm, ngày 26/11/2015" in section
+
+
+def test_a_unit_reachable_only_on_zalo_while_zalo_is_off_is_listed_not_silently_dropped(
+    engine: Engine, campaign_id: int, mail: Inbox
+) -> None:
+    with Session(engine) as session:
+        [unit] = session.exec(select(Unit).where(Unit.name == "CĐCS Trường Mầm non Hoa Sen")).all()
+        contacts = session.exec(select(Contact).where(Contact.unit_id == unit.id)).all()
+        for contact in contacts:  # they read Zalo only, and this office has not set Zalo up
+            contact.consent_email, contact.consent_zalo = False, True
+            contact.zalo_phone = contact.zalo_phone or "0900 000 999"
+            session.add(contact)
+        session.commit()
+        code, name, phones = unit.code, unit.name, {c.zalo_phone for c in contacts}
+        campaign = session.get_one(Campaign, campaign_id)
+        plan = plan_campaign(session, campaign, now=at("2015-11-19 08:05"),
+                             settings=get_settings(), zalo=False)  # fmt: skip
+    assert [s.reason for s in plan.skipped if s.unit_code == code] == ["no_contact"]
+    assert not [d for d in plan.deliveries if d.recipient in phones]
+    tick(engine, campaign_id, "2015-11-19 08:05")
+    [digest, *_] = [m for m in mail.messages if "Tin nhắn gửi nhóm Zalo" in mail.text(m)]
+    text = mail.text(digest)
+    listed = text[text.index("IV. ĐƠN VỊ CHƯA CÓ THÔNG TIN LIÊN LẠC") : text.index("Thư này")]
+    assert name in listed

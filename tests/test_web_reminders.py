@@ -63,6 +63,10 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield office
 
 
+# Two nghiệp đoàn of the examples read Zalo only; Zalo is not set up in these tests.
+ZALO_ONLY = {"Q1-CD055", "Q1-CD056"}
+
+
 def send_now(client: TestClient) -> Response:
     """Click "Gửi ngay" with the page's CSRF token; follow the redirect back to the page."""
     token = csrf(client.get(PAGE))
@@ -119,7 +123,8 @@ def test_the_preview_lists_the_departments_due_their_t3_reminder_and_sends_nothi
     assert planned_units(page) == units_of(session, "ban-chuyen-de")
     assert "Nhắc trước hạn 3 ngày làm việc" in page.text
     assert "Thư điện tử" in page.text
-    assert skipped(page, "not_due") == units_of(session, "cdcs")  # their T−3 is Thursday
+    assert skipped(page, "not_due") == units_of(session, "cdcs") - ZALO_ONLY  # T−3: Thursday
+    assert skipped(page, "no_contact") == ZALO_ONLY
     assert "Chưa đến lượt nhắc" in page.text
     assert "Chưa có tin nhắn nào trong hộp thư đi." in page.text
     assert mail.messages == []
@@ -144,7 +149,7 @@ def test_a_unit_without_a_consenting_contact_is_listed_as_skipped_with_the_reaso
     session.commit()
     page = client.get(PAGE)
     assert "LDLD-Q1-BTC" not in planned_units(page)
-    assert skipped(page, "no_contact") == {"LDLD-Q1-BTC"}
+    assert skipped(page, "no_contact") == {"LDLD-Q1-BTC"} | ZALO_ONLY
     assert "Chưa có thông tin liên hệ" in page.text
 
 
