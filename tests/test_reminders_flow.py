@@ -65,6 +65,16 @@ def tick(engine: Engine, campaign_id: int, when: str) -> Counter[str]:
     return dispatch_due(engine, now=now, settings=get_settings(), worker="test")
 
 
+def plan_then_dispatch(
+    engine: Engine, campaign_id: int, planned: str, dispatched: str, step: str
+) -> list[Delivery]:
+    """Plan at one moment, dispatch at a later one with no tick between; the rows of `step`."""
+    plan_and_enqueue(engine, campaign_id, now=at(planned), settings=get_settings())
+    dispatch_due(engine, now=at(dispatched), settings=get_settings(), worker="test")
+    with Session(engine) as session:
+        return list(session.exec(select(Delivery).where(Delivery.step_key == step)).all())
+
+
 def steps(engine: Engine, state: str = "sent") -> Counter[tuple[str, str]]:
     """(requirement code, step key) of the deliveries in a state."""
     with Session(engine) as session:
@@ -227,11 +237,9 @@ def test_a_reminder_sent_again_a_day_later_counts_its_days_again(
 def test_a_reminder_before_the_deadline_is_not_sent_on_the_deadline_day(
     engine: Engine, campaign_id: int, mail: Inbox
 ) -> None:
-    plan_and_enqueue(engine, campaign_id, now=at("2015-11-19 08:05"), settings=get_settings())
     # Held until the departments' deadline day: "before the deadline" would now be false.
-    dispatch_due(engine, now=at("2015-11-20 08:05"), settings=get_settings(), worker="test")
-    with Session(engine) as session:
-        rows = session.exec(select(Delivery).where(Delivery.step_key == "before-1")).all()
+    rows = plan_then_dispatch(engine, campaign_id, "2015-11-19 08:05", "2015-11-20 08:05",
+                              "before-1")  # fmt: skip
     assert rows and {r.state for r in rows} == {"skipped"}
     assert {r.last_error for r in rows} == {"superseded by due"}
     assert not [m for r in rows for m in mail.to(r.recipient)]
@@ -259,11 +267,9 @@ def test_a_step_left_waiting_through_a_downtime_gives_way_to_the_later_one(
 def test_a_reminder_that_comes_due_out_of_hours_waits_for_the_next_working_morning(
     engine: Engine, campaign_id: int, mail: Inbox
 ) -> None:
-    plan_and_enqueue(engine, campaign_id, now=at("2015-11-17 08:05"), settings=get_settings())
     # A retry or a deferral can come due at any hour; the dispatcher runs round the clock.
-    dispatch_due(engine, now=at("2015-11-17 17:30"), settings=get_settings(), worker="test")
-    with Session(engine) as session:
-        held = session.exec(select(Delivery).where(Delivery.step_key == "before-3")).all()
+    held = plan_then_dispatch(engine, campaign_id, "2015-11-17 08:05", "2015-11-17 17:30",
+                              "before-3")  # fmt: skip
     assert held and {r.state for r in held} == {"pending"}
     assert {r.not_before for r in held} == {at("2015-11-18 07:30")}  # the window's opening
     assert {r.attempts for r in held} == {0}  # nothing went out: no attempt counted
