@@ -15,25 +15,32 @@ import email.utils
 import functools
 import os
 import re
+import smtplib
 import ssl
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dondoc.settings import Settings
 from models import Delivery
 
+if TYPE_CHECKING:  # annotations only: the stdlib has it from Python 3.12
+    from typing_extensions import Buffer
+
 
 class EmailError(Exception):
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    """`unknown`: the message went to the server and no answer came back; it may have it."""
+
+    def __init__(self, message: str, *, permanent: bool, unknown: bool = False) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent, self.unknown = permanent, unknown
 
 
 @dataclass(frozen=True)
@@ -97,23 +104,76 @@ class _SmtpService:
             raise EmailError("the SMTP URL is not valid for Apprise", permanent=True)
         # Our body is plain text: said so, Apprise keeps its line breaks (the html part gets <br>);
         # unsaid, it reads the text as HTML and the plain part loses every line break.
-        if not sender.notify(
+        _TRACE.unanswered = False
+        if sender.notify(
             title=message.subject, body=message.body, body_format=apprise.NotifyFormat.TEXT
         ):
-            raise EmailError(f"SMTP refused or failed for {mask(message.to)}", permanent=False)
+            return
+        if _TRACE.unanswered:  # Apprise says only False: the trace tells "maybe sent" apart
+            said = f"no answer from SMTP once the message to {mask(message.to)} was out"
+            raise EmailError(f"{said}: it may have arrived", permanent=False, unknown=True)
+        raise EmailError(f"SMTP refused or failed for {mask(message.to)}", permanent=False)
 
 
 def install_tls_hook() -> bool:
-    """Give Apprise's email plugin `_AppriseSsl` as its `ssl`; False, leaving the plugin
-    untouched, if Apprise's layout changed (tests/test_email_channel.py then fails loudly)."""
+    """Give Apprise's email plugin `_AppriseSsl` as its `ssl` and `_AppriseSmtplib` as its
+    `smtplib`; False, leaving the plugin untouched, if Apprise's layout changed
+    (tests/test_email_channel.py then fails loudly)."""
     try:
         from apprise.plugins.email import base
     except ImportError:
         return False
-    namespace = vars(base)  # the plugin looks its `ssl` global up at every send
-    if namespace.get("ssl") is ssl:
-        namespace["ssl"] = _APPRISE_SSL
-    return namespace.get("ssl") is _APPRISE_SSL
+    namespace = vars(base)  # the plugin looks its `ssl` and `smtplib` up at every send
+    if namespace.get("ssl") is ssl and namespace.get("smtplib") is smtplib:
+        namespace["ssl"], namespace["smtplib"] = _APPRISE_SSL, _APPRISE_SMTPLIB
+    return namespace.get("ssl") is _APPRISE_SSL and namespace.get("smtplib") is _APPRISE_SMTPLIB
+
+
+# Per thread, whether the last message went to the server without an answer: Apprise runs a
+# single plugin in the calling thread, and swallows the error into a bare False.
+_TRACE = threading.local()
+
+
+class _TracedSMTP(smtplib.SMTP):
+    """An SMTP connection that notes a message sent in full (DATA, the content and its final
+    dot) whose answer never came (a timeout, a dropped connection): the server may have
+    accepted it, so it must not be sent again blindly. A failure before the content is out,
+    or any answer to it (accepted or refused), is an outcome we know."""
+
+    _in_data = False
+    _content_out = False
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        self._in_data, self._content_out = True, False
+        try:
+            return super().data(msg)
+        except (OSError, smtplib.SMTPServerDisconnected):
+            _TRACE.unanswered = self._content_out
+            raise
+        finally:
+            self._in_data = False
+
+    def send(self, s: Buffer | str) -> None:
+        super().send(s)
+        # Commands go out as str; within data() only the content goes out as bytes.
+        self._content_out = self._content_out or (self._in_data and not isinstance(s, str))
+
+
+class _TracedSMTPSSL(_TracedSMTP, smtplib.SMTP_SSL):
+    pass
+
+
+class _AppriseSmtplib:
+    """The `smtplib` module as Apprise's email plugin sees it: its connections traced."""
+
+    SMTP = _TracedSMTP
+    SMTP_SSL = _TracedSMTPSSL
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(smtplib, name)
+
+
+_APPRISE_SMTPLIB = _AppriseSmtplib()
 
 
 class _AppriseSsl:
@@ -215,7 +275,7 @@ class EmailChannel:
             return send_email(message, self.settings)
         except EmailError as exc:
             outcome = Outcome.PERMANENT if exc.permanent else Outcome.TRANSIENT
-            raise ChannelError(outcome, str(exc)) from exc
+            raise ChannelError(Outcome.UNKNOWN if exc.unknown else outcome, str(exc)) from exc
         except OSError as exc:  # the SMTP server could not be reached: nothing was sent
             raise ChannelError(Outcome.TRANSIENT, f"SMTP unreachable: {exc}") from exc
 

@@ -213,6 +213,44 @@ def test_a_retry_in_the_url_does_not_resend(tmp_path: Path) -> None:
     assert inbox.recipients_offered == 1  # the outbox decides when to try again
 
 
+@dataclass
+class DroppingInbox(Inbox):
+    """Hangs up without a word: after the whole message (`at="data"`: the server may have
+    kept it) or at the recipient (`at="rcpt"`: it never got the message)."""
+
+    at: str = "data"
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.at == "rcpt":
+            server.transport.close()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        await super().handle_DATA(server, session, envelope)  # kept, as a real server may
+        server.transport.close()
+        return "250 OK"  # never reaches the client
+
+
+def test_a_message_whose_answer_never_comes_is_unknown_not_retried(tmp_path: Path) -> None:
+    inbox = DroppingInbox(at="data")
+    with serving(inbox) as port, pytest.raises(ChannelError) as failed:
+        send(f"mailto://127.0.0.1:{port}", "cdcs@example.invalid", tmp_path)
+    assert len(inbox.messages) == 1  # the server had it: sending again would send it twice
+    assert failed.value.outcome is Outcome.UNKNOWN
+    assert "may have arrived" in str(failed.value)
+
+
+def test_a_connection_lost_before_the_message_went_out_is_retried(tmp_path: Path) -> None:
+    inbox = DroppingInbox(at="rcpt")
+    with serving(inbox) as port, pytest.raises(ChannelError) as failed:
+        send(f"mailto://127.0.0.1:{port}", "cdcs@example.invalid", tmp_path)
+    assert inbox.messages == []
+    assert failed.value.outcome is Outcome.TRANSIENT  # nothing reached the server: try again
+
+
 # --- the TLS hook ----------------------------------------------------------------------------
 
 
@@ -233,6 +271,7 @@ def test_the_email_plugin_builds_its_tls_context_through_the_hook(
         send(f"mailto://127.0.0.1:{port}", "cdcs@example.invalid", tmp_path)
     assert channel.install_tls_hook()
     assert vars(apprise.plugins.email.base)["ssl"] is channel._APPRISE_SSL
+    assert vars(apprise.plugins.email.base)["smtplib"] is channel._APPRISE_SMTPLIB
     assert len(made) == 1
     assert made[0].verify_mode is ssl.CERT_REQUIRED and made[0].check_hostname
 
