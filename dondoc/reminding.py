@@ -122,8 +122,8 @@ class Calendars:
         return self.built[week]
 
 
-def policy_of(requirement: Requirement) -> ReminderPolicy:
-    spec = requirement.reminder_spec
+def policy_of(spec: dict[str, Any] | None) -> ReminderPolicy:
+    """A requirement's policy from its `reminder_spec`; the default when it names none."""
     return ReminderPolicy.from_json(spec) if spec else DEFAULT_POLICY
 
 
@@ -273,7 +273,7 @@ class _Steps:
         key = (rid, t.due_at, t.unit.calendar, sent)
         if key not in self.due:
             if rid not in self.policies:
-                self.policies[rid] = policy_of(t.requirement)
+                self.policies[rid] = policy_of(t.requirement.reminder_spec)
             calendar = self.calendars.of(t.unit.calendar)
             self.due[key] = due_step(
                 self.policies[rid], t.due_at, calendar, self.tz, self.now, sent
@@ -299,7 +299,7 @@ Verdict = str | datetime | None  # a reason to skip, a moment to defer to, or No
 
 class Recheck:
     """At the moment of sending: is this reminder still wanted, and may it go out now?
-    One per dispatch call (`recheck` keeps what does not change within one: the working
+    One per dispatch call: it keeps what does not change within one (the working
     calendars, each requirement's policy and steps).
 
     Returns a reason to skip the row (submitted, exempted, extended, closed, or a later step
@@ -342,10 +342,7 @@ class Recheck:
             self.calendars = Calendars(calendar_overrides(session))
         calendar = self.calendars.of(found.calendar)
         if found.requirement_id not in self.policies:
-            spec = found.reminder_spec
-            self.policies[found.requirement_id] = (
-                ReminderPolicy.from_json(spec) if spec else DEFAULT_POLICY
-            )
+            self.policies[found.requirement_id] = policy_of(found.reminder_spec)
         policy = self.policies[found.requirement_id]
         key = (found.requirement_id, due, found.calendar, now)
         if key not in self.latest:
