@@ -10,8 +10,8 @@ smtplib loop to the same server; then 1,000 Zalo template messages to the fake Z
 (PYTHONPATH=. from the checkout: it serves the test suite's SMTP server and fake Zalo.) The SMTP
 server runs in its own process by default (bench/smtp_sink.py), as a real one would; `--server
 thread` puts the test suite's in a thread of this process. `--processes 1 2` also times two
-dispatcher processes sharing the outbox. dondoc's own pacing (dondoc.remindrun.RATES, at most 5
-emails and 3 Zalo messages a second per process) is switched off for the throughput figures:
+dispatcher processes sharing the outbox. dondoc's own pacing (Settings.send_rates: by default at
+most 5 emails and 3 Zalo messages a second per process) is switched off for the throughput figures:
 `dispatch(..., pacer=None)` is dispatch_due without it. `--paced N` also sends N emails with
 that pacing on, to show the cap it sets."""
 
@@ -46,7 +46,6 @@ from dondoc.dispatch import Pacer, dispatch
 from dondoc.migrate import upgrade
 from dondoc.outbox import NewDelivery, enqueue
 from dondoc.reminding import Recheck
-from dondoc.remindrun import RATES
 from dondoc.settings import get_settings
 from dondoc.zalotokens import DatabaseTokenStore, seed_tokens
 from notifications.base import Channel
@@ -176,8 +175,9 @@ def email_figures(engine: Engine, url: str, n: int, args: argparse.Namespace, tm
         print(f"    (Apprise alone = {bare / alone:.0%} of the loop with a connection per message)")
         if args.paced:
             put(engine, rows(args.paced, "email", run=runs))
-            slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(RATES)))
-            report(f"dondoc dispatch, email, paced at {RATES['email']:g}/s", args.paced, slow)
+            rates = get_settings().send_rates
+            slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(rates)))
+            report(f"dondoc dispatch, email, paced at {rates['email']:g}/s", args.paced, slow)
         _check_once(received.envelopes(), n, runs, args.paced)
 
 

@@ -24,10 +24,6 @@ from models import Campaign, Delivery
 from notifications.registry import build_channels
 from notifications.zalochannel import ZaloChannel
 
-# Per channel: sends per second from one process (Zalo allows 4,000 requests a minute per app;
-# SMTP servers throttle bursts).
-RATES = {"email": 5.0, "zalo": 3.0}
-
 
 def plan_and_enqueue(
     engine: Engine, campaign_id: int, *, now: datetime, settings: Settings
@@ -68,7 +64,7 @@ def dispatch_due(
         limit=limit,
         recheck=RecheckReminders(settings),
         compose=Composer(settings),
-        pacer=Pacer(RATES),
+        pacer=Pacer(settings.send_rates),
         follow_up=partial(follow_up, engine, settings=settings),
         campaign_id=campaign_id,
     )

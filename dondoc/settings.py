@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         description="Extra Apprise URLs for the office's own alerts, besides its email, as a "
         'JSON list, e.g. ["tgram://bottoken/chat_id"]; secrets are masked in logs.',
     )
+    email_per_second: float = Field(
+        default=5.0,
+        ge=0,
+        description="Emails sent per second by one dispatcher (SMTP servers throttle bursts; "
+        "a provider's daily cap is yours to respect); 0: unpaced.",
+    )
+    zalo_per_second: float = Field(
+        default=3.0,
+        ge=0,
+        description="Zalo messages sent per second by one dispatcher (Zalo allows 4,000 "
+        "requests a minute per app); 0: unpaced.",
+    )
     max_upload_mb: int = Field(
         default=20, ge=1, le=500, description="Largest file a unit may upload, in MB."
     )
@@ -111,6 +123,11 @@ class Settings(BaseSettings):
     @property
     def effective_storage_dir(self) -> Path:
         return self.storage_dir or self.var_dir / "files"
+
+    @property
+    def send_rates(self) -> dict[str, float]:
+        """Sends per second per channel, for dondoc.dispatch.Pacer."""
+        return {"email": self.email_per_second, "zalo": self.zalo_per_second}
 
     @property
     def max_upload_bytes(self) -> int:
