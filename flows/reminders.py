@@ -3,9 +3,11 @@
 0. skip a run left over after downtime (the rules would drop stale steps anyway);
 1. put back what a crashed dispatcher left (claimed → pending; sending → unknown, flagged);
 2. plan each active campaign's due steps into the outbox (one task per campaign);
-3. dispatch what is due, paced per channel (one task per batch);
+3. dispatch what is due, paced per channel (one task, up to 500 rows; the rest goes out on
+   the next tick or by dispatch-outbox);
 4. publish a summary artifact.
-Whatever the number of units: 2 + campaigns + 2 task runs a tick."""
+Whatever the number of units: 3 + campaigns task runs a tick (recover, the active campaigns,
+one plan per campaign, dispatch); tests/test_reminders_flow_runs.py counts them."""
 
 from __future__ import annotations
 

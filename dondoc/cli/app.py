@@ -4,7 +4,7 @@ functions, print. No business rules here."""
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +32,7 @@ app.add_typer(units_app, name="units")
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 ACTOR = "cli"
+NOTE_MAX = 255  # CalendarDay.note
 AtOption = Annotated[
     str | None,
     typer.Option("--at", help="Local date-time, e.g. '2015-11-25 09:00' (default: now)."),
@@ -309,13 +310,11 @@ def calendar_set(
     note: Annotated[str, typer.Option(help="Why (e.g. the government's decision).")] = "",
 ) -> None:
     """Make a day a working day (a worked Saturday) or a day off, for every unit."""
-    from dondoc.rules.deadlines import DeadlineError, parse_local_date
     from models import CalendarDay
 
-    try:
-        date_ = parse_local_date(day)
-    except DeadlineError as exc:
-        raise DondocError(f"day: {exc}") from exc
+    date_ = _calendar_day(day)
+    if len(note) > NOTE_MAX:
+        raise DondocError(f"note: at most {NOTE_MAX} characters, got {len(note)}")
     with session_scope() as session:
         row = session.exec(select(CalendarDay).where(CalendarDay.day == date_)).first()
         row = row or CalendarDay(day=date_, working=working)
@@ -324,19 +323,59 @@ def calendar_set(
     console.print(f"{date_:%d/%m/%Y}: {'working day' if working else 'day off'}")
 
 
+@calendar_app.command("unset")
+def calendar_unset(day: Annotated[str, typer.Argument(help="Date, e.g. 06/02/2016.")]) -> None:
+    """Remove a day's override (e.g. a swap day entered by mistake): the usual calendar applies."""
+    from models import CalendarDay
+
+    date_ = _calendar_day(day)
+    with session_scope() as session:
+        row = session.exec(select(CalendarDay).where(CalendarDay.day == date_)).first()
+        if row is None:
+            raise DondocError(f"day: {date_:%d/%m/%Y} has no override to remove")
+        session.delete(row)
+    console.print(f"{date_:%d/%m/%Y}: override removed (the usual calendar applies)")
+
+
+def _calendar_day(day: str) -> date:
+    from dondoc.rules.deadlines import DeadlineError, parse_local_date
+
+    try:
+        return parse_local_date(day)
+    except DeadlineError as exc:
+        raise DondocError(f"day: {exc}") from exc
+
+
 @calendar_app.command("list")
 def calendar_list() -> None:
     """The overrides in force."""
     from models import CalendarDay
 
     with session_scope() as session:
-        for row in session.exec(select(CalendarDay).order_by(col(CalendarDay.day))):
+        rows = session.exec(select(CalendarDay).order_by(col(CalendarDay.day))).all()
+        for row in rows:  # tab-separated for scripts: typer.echo keeps the tabs rich expands
             kind = "working day" if row.working else "day off"
-            console.print(f"{row.day:%d/%m/%Y}\t{kind}\t{row.note}", highlight=False)
+            typer.echo(f"{row.day:%d/%m/%Y}\t{kind}\t{row.note}")
+    if not rows:
+        console.print("no overrides: the holidays and each unit's working week apply")
 
 
 zalo_app = typer.Typer(help="The Zalo Official Account.", no_args_is_help=True)
 app.add_typer(zalo_app, name="zalo")
+
+
+@zalo_app.command("status")
+def zalo_status() -> None:
+    """The stored token pair's state and the day's quota as Zalo's last answer gave it."""
+    from models import ZaloToken
+
+    tz = get_settings().tz
+    with session_scope() as session:
+        rows = session.exec(select(ZaloToken).order_by(col(ZaloToken.app_id))).all()
+        for row in rows:
+            console.print(views.zalo_status_line(row, tz), highlight=False)
+    if not rows:
+        console.print("no Zalo token pair stored: run `dondoc zalo tokens`")
 
 
 @zalo_app.command("tokens")

@@ -16,7 +16,7 @@ from dondoc.privacy import mask_contact
 from dondoc.reminding import Plan
 from dondoc.rules.status import Status
 from dondoc.tracking import StatusRow, count_by_status
-from models import Campaign
+from models import Campaign, ZaloToken
 
 STATUS_EN = {
     Status.PENDING: "pending",
@@ -139,3 +139,21 @@ def print_reminder_plan(console: Console, plan: Plan, *, now: datetime, tz: Zone
     for s in plan.skipped:
         if s.reason == "no_contact":
             console.print(f"  no usable contact: {s.unit_code} ({s.requirement_code})")
+    if plan.skipped:  # who is skipped and why, unit by unit
+        skipped = Table("unit", "requirement", "reason")
+        for s in sorted(plan.skipped, key=lambda s: (s.reason, s.requirement_code, s.unit_code)):
+            skipped.add_row(s.unit_code, s.requirement_code, s.reason)
+        console.print(skipped)
+
+
+def zalo_status_line(row: ZaloToken, tz: ZoneInfo) -> str:
+    state = "must be re-authorised" if row.needs_reauthorisation else "usable"
+    quota = (
+        f"quota {row.quota_remaining}/{row.quota_daily} left at {local(row.quota_at, tz)}"
+        if row.quota_at is not None
+        else "quota not read yet (no message sent)"
+    )
+    return (
+        f"app {row.app_id}: token pair {state}, version {row.version}, access token expires "
+        f"{local(row.expires_at, tz)}; {quota}"
+    )
