@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from dondoc.compose import StaleStepError
 from dondoc.outbox import Outcome, Result, claim, record, start_sending
 from models import Delivery
-from notifications.base import Channel, ChannelError
+from notifications.base import Channel, ChannelError, Sent
 from notifications.messages import MessageError
 
 log = logging.getLogger(__name__)
@@ -273,10 +273,17 @@ def _held(channel: Channel, row: Delivery, now: datetime) -> bool:
     return deferral is not None and deferral(row, now=now) is not None
 
 
+def _sent(answer: str | Sent | None) -> Result:
+    if isinstance(answer, Sent):
+        return Result(Outcome.SENT, provider_id=answer.provider_id, alert=answer.alert,
+                      detail=answer.detail)  # fmt: skip
+    return Result(Outcome.SENT, provider_id=answer)
+
+
 def _attempt(channel: Channel, row: Delivery, now: datetime) -> Result:
     started = time.perf_counter()
     try:
-        result = Result(Outcome.SENT, provider_id=channel.send(row, now=now))
+        result = _sent(channel.send(row, now=now))
     except ChannelError as exc:
         result = Result(exc.outcome, error_code=exc.code, error=str(exc), retry_at=exc.retry_at,
                         fallback_to_email=exc.fallback_to_email, alert=exc.alert)  # fmt: skip

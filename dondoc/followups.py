@@ -1,7 +1,8 @@
 """What an outcome asks for beyond its own row, enqueued right after it is recorded (the
 dispatcher's `follow_up` hook):
 - a Zalo reminder that failed for good with `fallback_to_email` → the same step by email;
-- an outcome only a person can fix (needs_person), or Zalo's daily quota spent → an alert to
+- an outcome only a person can fix (needs_person), Zalo's daily quota spent, or a Zalo message
+  sent with under a tenth of the day's quota left → an alert to
   the office: its email addresses and every URL in DONDOC_ALERT_URLS. One office row per kind,
   campaign and local day (step key "alert-<kind>-<date>"): a batch of refused rows alerts once.
 The rows are due at once; the same dispatch call sends them."""
@@ -75,7 +76,8 @@ def office_alert(
     rendered = render_alert(
         AlertInput(kind=kind, channel=row.channel, campaign_title=campaign.title,
                    plan_number=campaign.doc_number, office_name=_office_name(session, campaign),
-                   now=now, tz=settings.tz, code=result.error_code, error=result.error)
+                   now=now, tz=settings.tz, code=result.error_code,
+                   error=result.error or result.detail)
     )  # fmt: skip
     key = f"alert-{kind}-{now.astimezone(settings.tz).date().isoformat()}"[:64]
     return [

@@ -202,6 +202,7 @@ class Result:
     # instead, and which kind of alert the office needs ("zalo-quota"…), if any.
     fallback_to_email: bool = False
     alert: str | None = None
+    detail: str | None = None  # the alert's detail on a success (the error's otherwise)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -56,6 +56,19 @@ class DatabaseTokenStore:
             log.info("Zalo token pair of app %s refreshed (version %s)", self.app_id, fresh.version)
             return fresh
 
+    def note_quota(self, daily: int | None, remaining: int | None, at: datetime) -> None:
+        """Keep the quota Zalo's answer gave; an older answer (a slower worker) never
+        overwrites a newer one."""
+        if daily is None and remaining is None:
+            return
+        newer = (col(ZaloToken.quota_at).is_(None)) | (col(ZaloToken.quota_at) <= at)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ZaloToken)
+                .where(col(ZaloToken.app_id) == self.app_id, newer)
+                .values(quota_daily=daily, quota_remaining=remaining, quota_at=at)
+            )
+
     def _row(self) -> Any:
         return select(ZaloToken).where(col(ZaloToken.app_id) == self.app_id)
 

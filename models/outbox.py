@@ -134,6 +134,11 @@ class ZaloToken(SQLModel, table=True):
     version: int = 0
     updated_at: datetime
     needs_reauthorisation: bool = False
+    # The OA's daily quota as Zalo's last successful answer gave it (quota.dailyQuota,
+    # remainingQuota) and when: what `dondoc zalo status` shows; a low one alerts the office.
+    quota_daily: int | None = None
+    quota_remaining: int | None = None
+    quota_at: datetime | None = None
 
 
 class CalendarDay(SQLModel, table=True):

@@ -22,6 +22,14 @@ TEXTS: Final[dict[str, tuple[str, str, str]]] = {
         "Các tin nhắn Zalo chưa gửi được sẽ tự động gửi lại từ 08:00 ngày hôm sau. "
         "Nếu cần gửi sớm hơn, đề nghị nạp thêm số dư hoặc đề nghị Zalo nâng hạn mức.",
     ),
+    "zalo-quota-low": (
+        "hạn mức gửi tin Zalo trong ngày sắp hết",
+        "Hạn mức gửi tin trong ngày của Official Account còn dưới một phần mười; khi hết, "
+        "Zalo sẽ từ chối các tin nhắn còn lại trong ngày.",
+        "Nếu còn nhiều đơn vị cần nhắc qua Zalo hôm nay, đề nghị nạp thêm số dư hoặc đề nghị "
+        "Zalo nâng hạn mức. Tin nhắn không gửi được trong ngày sẽ tự động gửi lại từ 08:00 "
+        "ngày hôm sau.",
+    ),
     "zalo-account": (
         "tài khoản Zalo cần người xử lý",
         "Zalo từ chối gửi tin nhắn vì tài khoản Official Account hoặc ứng dụng cần người xử "

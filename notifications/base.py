@@ -1,13 +1,25 @@
-"""What every channel is: a name, a `send` that returns the provider's message id, and one
-error type saying how the outbox should treat a failure. Channels never retry on their own."""
+"""What every channel is: a name, a `send` that returns the provider's message id (or a `Sent`
+carrying an alert too), and one error type saying how the outbox should treat a failure.
+Channels never retry on their own."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dondoc.outbox import Outcome
 from models import Delivery
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A send that went through but asks for more than its message id: an office alert
+    (e.g. "zalo-quota-low") with its detail, already free of personal data."""
+
+    provider_id: str | None
+    alert: str | None = None
+    detail: str | None = None
 
 
 class ChannelError(Exception):
@@ -40,6 +52,7 @@ class ChannelError(Exception):
 class Channel(Protocol):
     name: str
 
-    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
-        """Deliver one outbox row; return the provider's message id (if it gives one)."""
+    def send(self, delivery: Delivery, *, now: datetime) -> str | Sent | None:
+        """Deliver one outbox row; return the provider's message id (if it gives one), or a
+        `Sent` when the success also calls for an office alert."""
         ...

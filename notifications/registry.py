@@ -44,8 +44,8 @@ def zalo_channel(settings: Settings) -> Channel | None:
     from notifications.zalo import ZaloClient
     from notifications.zalochannel import ZaloChannel
 
-    client = ZaloClient(config, DatabaseTokenStore(get_engine(), config.app_id))
-    return ZaloChannel(client)
+    tokens = DatabaseTokenStore(get_engine(), config.app_id)
+    return ZaloChannel(ZaloClient(config, tokens), quota=tokens.note_quota)
 
 
 def zalo_config(settings: Settings) -> ZaloConfig | None:

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+QUOTA_LOW_FRACTION = 10  # warn below 1/10 of the daily quota
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -98,6 +101,13 @@ class ZaloResult:
     sent_time: datetime | None
     quota_daily: int | None
     quota_remaining: int | None
+
+    @property
+    def quota_low(self) -> bool:
+        """Under a tenth of the day's quota left: time to warn the office, which can top up
+        or ask Zalo for more before the rest of the day's reminders wait for tomorrow."""
+        daily, left = self.quota_daily, self.quota_remaining
+        return daily is not None and left is not None and left * QUOTA_LOW_FRACTION < daily
 
 
 class ZaloClient:

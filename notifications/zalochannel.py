@@ -3,22 +3,34 @@ error classes mapped onto the outbox's outcomes. The night ban is respected befo
 
 A deferral (the OA's daily quota or balance spent, the night ban) holds for every later row
 too: the channel remembers it until its retry moment and defers those rows without asking
-Zalo again. A template's own daily limit (-147) holds for that template only. The channel
+Zalo again. A template's own daily limit (-147) holds for that template only. The quota each
+answer states is kept in the database; under a tenth of it left, the send asks for an office
+alert ("zalo-quota-low", once a day per campaign). The channel
 lives for one dispatch call, so a restart forgets nothing that matters: the rows' not_before
 already says when to try again."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from dondoc.outbox import Outcome
 from models import Delivery
-from notifications.base import ChannelError
-from notifications.zalo import ZaloClient, ZaloError, after_night_ban, in_night_ban, tracking_id
+from notifications.base import ChannelError, Sent
+from notifications.zalo import (
+    ZaloClient,
+    ZaloError,
+    ZaloResult,
+    after_night_ban,
+    in_night_ban,
+    tracking_id,
+)
 
 log = logging.getLogger(__name__)
 
+# Where the quota of each answer is kept (daily, remaining, when): DatabaseTokenStore.note_quota.
+QuotaNote = Callable[[int | None, int | None, datetime], None]
 OUTCOMES = {
     "transient": Outcome.TRANSIENT,
     "invalid_token": Outcome.TRANSIENT,  # the client already refreshed once and retried once
@@ -49,12 +61,12 @@ def template_of(delivery: Delivery) -> str:
 class ZaloChannel:
     name = "zalo"
 
-    def __init__(self, client: ZaloClient) -> None:
-        self.client = client
+    def __init__(self, client: ZaloClient, quota: QuotaNote | None = None) -> None:
+        self.client, self.quota = client, quota
         # Scope (WHOLE_OA or a template kind) -> the deferral that holds it until its retry_at.
         self.held: dict[str, ChannelError] = {}
 
-    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+    def send(self, delivery: Delivery, *, now: datetime) -> str | Sent | None:
         if (deferral := self.deferral(delivery, now=now)) is not None:
             raise deferral
         template = template_of(delivery)
@@ -75,7 +87,18 @@ class ZaloChannel:
                                  alert=alert_of(exc))  # fmt: skip
             self._hold(error, template)
             raise error from exc
-        return result.msg_id
+        return self._sent(result, now)
+
+    def _sent(self, result: ZaloResult, now: datetime) -> str | Sent:
+        if self.quota is not None:
+            try:
+                self.quota(result.quota_daily, result.quota_remaining, now)
+            except Exception:  # the message is out: a failed note must not make it "unknown"
+                log.exception("Zalo quota of message %s could not be stored", result.msg_id)
+        if not result.quota_low:
+            return result.msg_id
+        detail = f"còn {result.quota_remaining}/{result.quota_daily} tin trong ngày"
+        return Sent(result.msg_id, alert="zalo-quota-low", detail=detail)
 
     def _hold(self, error: ChannelError, template: str) -> None:
         if error.outcome is not Outcome.DEFERRED or error.retry_at is None:

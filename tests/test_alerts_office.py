@@ -18,9 +18,10 @@ from sqlmodel import Session, col, select
 
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
 from dondoc.settings import SettingsError, get_settings
-from models import Delivery
+from models import Delivery, ZaloToken
 from notifications.apprise_alerts import address
 from notifications.registry import build_channels
+from tests.support.cli import run
 from tests.support.fake_zalo import FakeZalo, World, dondoc_world
 from tests.support.server import serving
 
@@ -122,10 +123,55 @@ def test_the_days_zalo_quota_spent_alerts_once_and_waits_for_the_morning(
             select(Delivery).where(Delivery.channel == "zalo", Delivery.state == "pending")
         ).all()
     assert deferred and all(d.not_before == at("2015-11-18 08:00") for d in deferred)
-    assert {r.step_key for r in alert_rows(world.engine)} == {"alert-zalo-quota-2015-11-17"}
+    # 1 of 2 left after the first message: low; then spent. One alert of each kind.
+    keys = [r.step_key for r in alert_rows(world.engine) if r.channel == "apprise"]
+    assert keys == ["alert-zalo-quota-low-2015-11-17", "alert-zalo-quota-2015-11-17"]
+    low, spent = hook[0].posts
+    assert "hạn mức gửi tin Zalo trong ngày sắp hết" in low["title"]
+    assert "hết hạn mức gửi tin Zalo trong ngày" in spent["title"]
+    assert "08:00 ngày hôm sau" in spent["message"]
+
+
+def test_zalo_quota_is_kept_from_each_answer_and_a_low_one_alerts_once_a_day(
+    world: World, hook: tuple[Receiver, str]
+) -> None:
+    world.fake.set_quota(daily=100, used=88)  # the 3rd message of the day leaves 9: under 1/10
+    world.tick(at("2015-11-17 08:05"))
+    sent = len(world.fake.messages)
+    assert quota(world) == (100, 100 - 88 - sent, at("2015-11-17 08:05"))
+    [row] = [r for r in alert_rows(world.engine) if r.channel == "apprise"]
+    assert row.step_key == "alert-zalo-quota-low-2015-11-17"
     [post] = hook[0].posts
-    assert "hết hạn mức gửi tin Zalo trong ngày" in post["title"]
-    assert "08:00 ngày hôm sau" in post["message"]
+    assert "hạn mức gửi tin Zalo trong ngày sắp hết" in post["title"]
+    assert "còn 9/100 tin trong ngày" in post["message"]  # the first answer under 1/10
+    world.tick(at("2015-11-19 07:59"))  # nothing due yet: the quota stays as it was read
+    assert quota(world) == (100, 100 - 88 - sent, at("2015-11-17 08:05"))
+    world.fake.set_quota(daily=100, used=95)  # a new day, already low (and spent soon after)
+    world.tick(at("2015-11-19 08:05"))
+    keys = [r.step_key for r in alert_rows(world.engine) if r.channel == "apprise"]
+    assert [k for k in keys if "quota-low" in k] == [
+        "alert-zalo-quota-low-2015-11-17",
+        "alert-zalo-quota-low-2015-11-19",
+    ]
+
+
+def test_a_plentiful_zalo_quota_is_kept_without_alerting(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "quota not read yet" in run(capsys, "zalo", "status").out
+    world.tick(at("2015-11-17 08:05"))
+    assert world.fake.messages
+    left = 5000 - len(world.fake.messages)
+    assert quota(world) == (5000, left, at("2015-11-17 08:05"))
+    assert alert_rows(world.engine) == []
+    shown = run(capsys, "zalo", "status")
+    assert shown.code == 0 and f"quota {left}/5000 left at 2015-11-17 08:05" in shown.out
+
+
+def quota(world: World) -> tuple[int | None, int | None, datetime | None]:
+    with Session(world.engine) as session:
+        row = session.exec(select(ZaloToken)).one()
+        return row.quota_daily, row.quota_remaining, row.quota_at
 
 
 def test_the_alert_url_secret_is_never_stored_nor_logged(

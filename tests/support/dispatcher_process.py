@@ -35,7 +35,7 @@ from dondoc.remindrun import recheck_reminders
 from dondoc.settings import get_settings
 from dondoc.zalotokens import DatabaseTokenStore
 from models import Delivery
-from notifications.base import Channel
+from notifications.base import Channel, Sent
 from notifications.email import EmailChannel
 from notifications.zalo import ZaloClient, ZaloConfig
 from notifications.zalochannel import ZaloChannel
@@ -73,7 +73,7 @@ class DieAfterSend:
         # As the channel itself: email is sent from the dispatcher's sender thread.
         self.overlaps = bool(getattr(inner, "overlaps", False))
 
-    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+    def send(self, delivery: Delivery, *, now: datetime) -> str | Sent | None:
         provider_id = self.inner.send(delivery, now=now)
         if self.nth():
             os._exit(KILLED)
