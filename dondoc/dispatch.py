@@ -196,7 +196,8 @@ class _Run:
         return _attempt(channel, row, self.now)
 
     def finish(self, row: Delivery, result: Result) -> str:
-        state = record(self.engine, row.id or 0, result, now=self.now, attempts=row.attempts)
+        state = record(self.engine, row.id or 0, result, now=self.now, attempts=row.attempts,
+                       worker=self.worker)  # fmt: skip
         self.follow(row, result)
         return state
 

@@ -14,6 +14,7 @@ record), so that:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ from sqlmodel import Session, col, select
 
 from dondoc.db import insert_new, table
 from models import Delivery, DeliveryAttempt
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 # Transient failures wait longer each time: 1, 5, 15, 60 minutes…
@@ -231,37 +234,53 @@ def record(
     now: datetime,
     from_state: str = "sending",
     attempts: int | None = None,
+    worker: str | None = None,
 ) -> str:
     """Record one attempt and move the row on, in one transaction; return the new state.
     `attempts` (the row's, this one included) saves reading the row when the caller has it.
-    Plain statements, no ORM session: this runs once per message sent."""
+    Plain statements, no ORM session: this runs once per message sent.
+
+    With `worker` (the dispatcher that sent it), a row that recovery flagged `unknown` while
+    this worker was still sending (a send slower than the lease, a clock skewed between hosts,
+    a run at a logical time in the past) takes this worker's outcome: it is the truth. A row
+    someone else has moved on since (an office decision, another claim) keeps its state; the
+    attempt is recorded all the same, since the message went out, and "lost" returned."""
     with engine.begin() as db:
         if attempts is None:
             attempts = db.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
         values = _next_state(result, attempts, now) | {"last_error": result.error}
         changed = db.execute(
-            _record_statement(tuple(values)),
-            {"row_id": delivery_id, "from_state": from_state} | _new(values),
+            _record_statement(tuple(values), own_unknown=worker is not None),
+            {"row_id": delivery_id, "from_state": from_state, "worker": worker} | _new(values),
         )
+        state = str(values["state"])
         if changed.rowcount != 1:
-            raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
+            if worker is None:
+                raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
+            log.warning("delivery %s moved on while %s was sending it; its %s attempt is kept",
+                        delivery_id, worker, result.outcome.value)  # fmt: skip
+            state = "lost"
         db.execute(
             insert(table(DeliveryAttempt)),
             {"delivery_id": delivery_id, "at": now, "outcome": result.outcome.value,
              "provider_id": result.provider_id, "error_code": result.error_code,
              "error": result.error, "duration_ms": result.duration_ms},
         )  # fmt: skip
-        return str(values["state"])
+        return state
 
 
 @cache
-def _record_statement(columns: tuple[str, ...]) -> Update:
+def _record_statement(columns: tuple[str, ...], *, own_unknown: bool = False) -> Update:
     # One per outcome's set of columns, built once (see _start_statement).
+    expected = col(Delivery.state) == bindparam("from_state")
+    if own_unknown:
+        flagged = (col(Delivery.state) == "unknown") & (
+            col(Delivery.claimed_by) == bindparam("worker")
+        )
+        expected = expected | flagged
     return (
         update(Delivery)
-        .where(
-            col(Delivery.id) == bindparam("row_id"), col(Delivery.state) == bindparam("from_state")
-        )
+        .where(col(Delivery.id) == bindparam("row_id"), expected)
         .values(**_set(columns))
     )
 

@@ -271,6 +271,50 @@ def test_a_crash_while_sending_is_flagged_never_resent(
         assert session.exec(select(DeliveryAttempt.outcome)).all() == ["unknown"]
 
 
+class Stalled(Recorder):
+    """Sends, but takes so long that a recovery runs meanwhile (a slow SMTP server, a clock
+    skewed between hosts, a `send-now --at` in the past), and something else may follow it."""
+
+    def __init__(self, engine: Engine, meanwhile: str | None = None) -> None:
+        super().__init__()
+        self.engine, self.meanwhile = engine, meanwhile
+
+    def send(self, delivery: Delivery, *, now: datetime) -> str | None:
+        assert recover(self.engine, now=now + timedelta(hours=1),
+                       stale_after=timedelta(minutes=15)) == (0, 1)  # fmt: skip
+        if self.meanwhile is not None:  # e.g. the office settles the flagged row at once
+            with Session(self.engine) as session:
+                session.get_one(Delivery, delivery.id).state = self.meanwhile
+                session.commit()
+        return super().send(delivery, now=now)
+
+
+def test_a_send_flagged_unknown_by_recovery_while_under_way_takes_its_real_outcome(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    slow = Stalled(engine)
+    assert dispatch(engine, {"email": slow}, now=NOW, worker="slow") == Counter({"sent": 1})
+    assert slow.sent == [1] and states(engine) == Counter({"sent": 1})
+    with Session(engine) as session:
+        history = session.exec(select(DeliveryAttempt.outcome).order_by(col(DeliveryAttempt.id)))
+        assert history.all() == ["unknown", "sent"]  # what each saw, in order
+
+
+def test_a_send_whose_row_moved_on_meanwhile_keeps_the_row_and_its_attempt(
+    engine: Engine, seeded: tuple[int, list[int]]
+) -> None:
+    campaign, ids = seeded
+    put(engine, item(campaign, ids[0]))
+    slow = Stalled(engine, meanwhile="failed")
+    assert dispatch(engine, {"email": slow}, now=NOW, worker="slow") == Counter({"lost": 1})
+    assert states(engine) == Counter({"failed": 1})  # the office's decision stands
+    with Session(engine) as session:
+        history = session.exec(select(DeliveryAttempt.outcome).order_by(col(DeliveryAttempt.id)))
+        assert history.all() == ["unknown", "sent"]  # the message did go out: on record
+
+
 def test_a_stolen_claim_is_not_sent_twice(engine: Engine, seeded: tuple[int, list[int]]) -> None:
     campaign, ids = seeded
     put(engine, item(campaign, ids[0]))
