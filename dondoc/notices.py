@@ -5,6 +5,7 @@ here: the dispatcher sends, so a web request never waits on an SMTP server."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -14,13 +15,15 @@ from sqlmodel import Session, col, select
 
 from dondoc.links import link_url, token_for
 from dondoc.outbox import NewDelivery
-from dondoc.reminding import ACTOR, Calendars, calendar_overrides
+from dondoc.reminding import ACTOR, WORKING_ROLES, Calendars, calendar_overrides
 from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import working_days_left
 from dondoc.rules.status import effective_due
 from dondoc.settings import Settings
 from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
-from notifications.messages import Kind, MessageContext, render_email
+from notifications.messages import Kind, MessageContext, render_email, zalo_params
+
+log = logging.getLogger(__name__)
 
 # The kinds the planner sends and the dispatcher re-checks (submitted, exempted, extended…);
 # receipts and return notices go to a unit whatever its status.
@@ -148,6 +151,77 @@ def consenting_emails(session: Session, unit_id: int) -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def zalo_only(session: Session, unit_id: int) -> list[tuple[str, str]]:
+    """(Zalo phone, role) of the unit's contacts who agreed to Zalo and whom email does not
+    reach (no address, or no consent), each phone once."""
+    contacts = session.exec(
+        select(Contact)
+        .where(Contact.unit_id == unit_id, col(Contact.consent_zalo).is_(True))
+        .order_by(col(Contact.id))
+    )
+    found: dict[str, str] = {}
+    for c in contacts:
+        if c.zalo_phone and not (c.consent_email and c.email):
+            found.setdefault(c.zalo_phone, c.role)
+    return list(found.items())
+
+
+def notice_rows(
+    session: Session,
+    to: Addressee,
+    kind: Kind,
+    ctx: MessageContext,
+    *,
+    step_key: str,
+    now: datetime,
+    settings: Settings,
+) -> list[NewDelivery]:
+    """A receipt or a return notice for everyone in the unit who can get it: by email to
+    those who agreed to email, by Zalo to those who read Zalo only, when the Official Account
+    has a template for this kind."""
+    unit_id = to.unit.id or 0
+    rows = email_rows(to, kind, ctx, step_key=step_key,
+                      recipients=consenting_emails(session, unit_id), now=now)  # fmt: skip
+    if kind.value in zalo_kinds(settings):
+        rows += zalo_rows(to, kind, ctx, step_key=step_key,
+                          recipients=zalo_only(session, unit_id), now=now)  # fmt: skip
+    return rows
+
+
+def zalo_kinds(settings: Settings) -> frozenset[str]:
+    """The message kinds the Official Account has templates for; none without Zalo. A config
+    that cannot be read counts as none here — a submission must never fail on it — and
+    stops the dispatcher, which says why."""
+    from notifications.registry import zalo_config
+
+    try:
+        config = zalo_config(settings)
+    except (OSError, ValueError) as exc:
+        log.warning("Zalo config unreadable (%s): notices by email only", type(exc).__name__)
+        return frozenset()
+    return frozenset(config.templates) if config is not None else frozenset()
+
+
+def zalo_rows(
+    to: Addressee,
+    kind: Kind,
+    ctx: MessageContext,
+    *,
+    step_key: str,
+    recipients: list[tuple[str, str]],
+    now: datetime,
+) -> list[NewDelivery]:
+    """One Zalo template message row per (phone, role), written now, due now."""
+    params = {"template": kind.value, "unit_code": to.unit.code} | zalo_params(kind, ctx)
+    return [
+        NewDelivery(campaign_id=to.campaign.id or 0, assignment_id=to.assignment.id,
+                    step_key=step_key, deadline_version=to.assignment.deadline_version,
+                    kind=kind.value, channel="zalo", recipient=phone, contact_role=role,
+                    params=params, not_before=now)
+        for phone, role in recipients
+    ]  # fmt: skip
+
+
 def email_rows(
     to: Addressee,
     kind: Kind,
@@ -197,12 +271,13 @@ def email_fallback(
 
 
 def _fallback_recipients(emails: list[tuple[str, str]], kind: Kind) -> list[tuple[str, str]]:
-    # Whoever in the unit agreed to email: the step's own recipients have it already (the
-    # unique constraint skips them), so the reminder reaches, say, the chair when the
-    # secretary can only be reached on Zalo. An escalation speaks to the chair only.
-    if kind is Kind.ESCALATION:
-        return [(a, r) for a, r in emails if r == "chair"]
-    return emails
+    # The planner's rule (reminding.recipients), on email alone: the people who prepare the
+    # report, the chair too on escalation, the chair alone when none of them reads email — so
+    # a secretary's dead Zalo reaches the chair only if nobody else can be written to. Those
+    # who have the step by email already are skipped by the unique constraint.
+    roles = WORKING_ROLES + (("chair",) if kind is Kind.ESCALATION else ())
+    chosen = [(a, r) for a, r in emails if r in roles]
+    return chosen or [(a, r) for a, r in emails if r == "chair"]
 
 
 def earlier_overdue(step_key: str) -> int:

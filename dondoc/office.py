@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from dondoc.errors import DondocError
 from dondoc.links import issue_link
-from dondoc.notices import Addressee, consenting_emails, email_rows, unit_context
+from dondoc.notices import Addressee, consenting_emails, notice_rows, unit_context
 from dondoc.outbox import enqueue
 from dondoc.rules.deadlines import Deadline, format_deadline_vi
 from dondoc.rules.status import effective_due
@@ -189,8 +189,8 @@ def notify_returned(
         received_at=submission.received_at,
         return_reason=submission.return_reason,
     )
-    rows = email_rows(to, Kind.RETURNED, ctx, step_key=f"returned-{submission.id}",
-                      recipients=consenting_emails(session, unit.id or 0), now=now)  # fmt: skip
+    rows = notice_rows(session, to, Kind.RETURNED, ctx, step_key=f"returned-{submission.id}",
+                       now=now, settings=settings)  # fmt: skip
     enqueue(session, rows, now=now)
     session.flush()
     return NoticeOutcome(sent=len(rows), failed=0)

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from dondoc.notices import addressee, consenting_emails, email_rows, unit_context
+from dondoc.notices import addressee, notice_rows, unit_context
 from dondoc.outbox import enqueue
 from dondoc.rules.figures import format_number
 from dondoc.rules.status import effective_due
@@ -134,8 +134,8 @@ def enqueue_receipt(
         files=tuple(AttachedFile(f.name, f.size) for f in receipt.files),
         figures_count=len(receipt.figures),
     )
-    rows = email_rows(to, Kind.RECEIPT, ctx, step_key=f"receipt-{submission_id}",
-                      recipients=consenting_emails(session, unit_id), now=now)  # fmt: skip
+    rows = notice_rows(session, to, Kind.RECEIPT, ctx, step_key=f"receipt-{submission_id}",
+                       now=now, settings=settings)  # fmt: skip
     return enqueue(session, rows, now=now)
 
 

@@ -41,6 +41,7 @@ ZALO_LIMITS: Final[Mapping[str, int]] = {
     "link": 200,
     "receipt_number": 30,
     "received_at": 20,
+    "return_reason": 100,
 }
 # A cut link or phone number would be wrong, not short: too long, it is left out instead.
 _WHOLE_OR_NOTHING: Final = frozenset({"link", "office_phone"})
@@ -125,7 +126,8 @@ def render_email(kind: Kind, ctx: MessageContext) -> Rendered:
 def zalo_params(kind: Kind, ctx: MessageContext, *, with_link: bool = True) -> dict[str, str]:
     """Values for the kind's ZNS template: unit, deadline, plan_number, office_phone and link
     (each left out when absent or too long: `with_link=False` for a template approved without
-    it), plus days_left, or receipt_number and received_at for a receipt. NFC, one line, cut to
+    it), plus days_left (and return_reason for a returned report), or receipt_number and
+    received_at for a receipt. NFC, one line, cut to
     ZALO_LIMITS with "…"."""
     _check_days(kind, ctx.working_days_left)
     values = {
@@ -213,6 +215,9 @@ def _zalo_unit(ctx: MessageContext) -> str:
 
 
 def _zalo_specific(kind: Kind, ctx: MessageContext) -> dict[str, str | None]:
+    if kind is Kind.RETURNED:
+        days = days_left_vi(kind, ctx.working_days_left)
+        return {"days_left": days, "return_reason": ctx.return_reason}
     if kind is not Kind.RECEIPT:
         return {"days_left": days_left_vi(kind, ctx.working_days_left)}
     if ctx.receipt_number is None or ctx.received_at is None:

@@ -70,7 +70,7 @@ class ZaloChannel:
         if (deferral := self.deferral(delivery, now=now)) is not None:
             raise deferral
         template = template_of(delivery)
-        data = {k: v for k, v in delivery.params.items() if k not in NOT_TEMPLATE_DATA}
+        data = self.template_data(template, delivery)
         try:
             result = self.client.send_template(
                 phone=delivery.recipient,
@@ -88,6 +88,16 @@ class ZaloChannel:
             self._hold(error, template)
             raise error from exc
         return self._sent(result, now)
+
+    def template_data(self, template: str, delivery: Delivery) -> dict[str, object]:
+        """What dondoc wrote for the row, narrowed to the parameters the approved template
+        has: an office's template may leave out, say, the link. One it lacks is an error."""
+        registered = self.client.config.templates.get(template)
+        return {
+            k: v
+            for k, v in delivery.params.items()
+            if k not in NOT_TEMPLATE_DATA and (registered is None or k in registered.params)
+        }
 
     def _sent(self, result: ZaloResult, now: datetime) -> str | Sent:
         if self.quota is not None:

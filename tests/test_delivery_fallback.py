@@ -20,6 +20,7 @@ from tests.support.fake_zalo import World
 UNIT = "LDLD-Q1-BTC"  # Ban Tổ chức: a department, due Fri 20/11/2015 (T−3 is Tue 17/11)
 CHAIR = "truongban.ldld-q1-btc@example.invalid"
 SECRETARY_ZALO = "84900009001"
+CLERK = "vanthu.ldld-q1-btc@example.invalid"
 
 pytest_plugins = ["tests.support.fake_zalo"]
 
@@ -71,6 +72,24 @@ def test_a_zalo_user_who_cannot_receive_gets_the_step_by_email(world: World) -> 
             select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == zalo.id)
         ).one()
     assert (attempt.outcome, attempt.error_code) == ("permanent", "-110")
+
+
+def test_the_fallback_goes_to_who_prepares_the_report_not_to_the_chair(world: World) -> None:
+    zalo_only_secretary(world.engine)
+    with Session(world.engine) as session:  # an office clerk of the department reads email
+        unit = session.exec(select(Unit).where(Unit.code == UNIT)).one()
+        session.add(Contact(unit_id=unit.id or 0, role="office", name="Văn thư Ban Tổ chức",
+                            email=CLERK, consent_email=True))  # fmt: skip
+        session.commit()
+    world.fake.refuse(SECRETARY_ZALO, -110)
+
+    world.tick(at("2015-11-17 08:05"))
+
+    rows = [(r.channel, r.recipient, r.state) for r in unit_rows(world.engine)]
+    # The clerk had the step by email already; the secretary's dead Zalo adds nobody: the
+    # chair is written to on escalation, or when nobody else can be.
+    assert sorted(rows) == [("email", CLERK, "sent"), ("zalo", SECRETARY_ZALO, "failed")]
+    assert world.inbox.to(CHAIR) == [] and len(world.inbox.to(CLERK)) == 1
 
 
 def test_the_fallback_is_enqueued_once_whatever_repeats_it(world: World) -> None:

@@ -320,6 +320,15 @@ REMINDER_TEMPLATES = {
     kind: ZaloTemplate(template_id=f"40000{n}", params=REMINDER_PARAMS, shorten=frozenset({"unit"}))
     for n, kind in enumerate(("before", "due_today", "overdue", "escalation"), start=1)
 }
+# Receipts and return notices, for contacts who read Zalo only. The receipt's approved template
+# has no link (dondoc writes one; the channel sends what the template has).
+NOTICE_TEMPLATES = {
+    "receipt": ZaloTemplate(template_id="400005", params={"unit": 30, "plan_number": 30,
+                            "receipt_number": 30, "received_at": 20, "office_phone": 15},
+                            shorten=frozenset({"unit"})),
+    "returned": ZaloTemplate(template_id="400006", params={**REMINDER_PARAMS,
+                             "return_reason": 100}, shorten=frozenset({"unit", "return_reason"})),
+}  # fmt: skip
 
 
 def configure_dondoc(
@@ -331,7 +340,8 @@ def configure_dondoc(
     from dondoc.settings import get_settings
     from dondoc.zalotokens import seed_tokens
 
-    templates = {k: t.model_dump(mode="json") for k, t in REMINDER_TEMPLATES.items()}
+    approved = REMINDER_TEMPLATES | NOTICE_TEMPLATES
+    templates = {k: t.model_dump(mode="json") for k, t in approved.items()}
     config = {"app_id": fake.app_id, "base_url": base, "timeout": 2,
               "oauth_url": f"{base}/v4/oa/access_token", "templates": templates}  # fmt: skip
     config_path.write_text(json.dumps(config), encoding="utf-8")
@@ -389,7 +399,7 @@ def dondoc_world(
 @pytest.fixture(scope="module")
 def zalo_served() -> Iterator[tuple[FakeZalo, str]]:
     start = datetime(2015, 11, 17, 1, tzinfo=UTC)  # 08:00 in Hồ Chí Minh City
-    fake = FakeZalo(clock=FakeClock(start), templates=REMINDER_TEMPLATES)
+    fake = FakeZalo(clock=FakeClock(start), templates=REMINDER_TEMPLATES | NOTICE_TEMPLATES)
     with serving(fake.app()) as base:
         yield fake, base
 
