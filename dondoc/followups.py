@@ -30,6 +30,8 @@ ALERT = "alert"
 def follow_up(
     engine: Engine, row: Delivery, result: Result, now: datetime, *, settings: Settings
 ) -> None:
+    if not result.fallback_to_email and alert_kind(row, result) is None:
+        return  # the common case, a message sent: no session opened for nothing
     try:
         with Session(engine) as session:
             items = _fallback(session, row, result, now, settings)
