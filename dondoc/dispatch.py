@@ -6,6 +6,7 @@ Prefect task per tick); rows a follow-up makes due at once go out in the same ca
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -13,12 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
+from uuid import uuid4
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from dondoc.compose import StaleStepError
-from dondoc.outbox import Outcome, Result, claim, record, start_sending
+from dondoc.outbox import MOVED_ON, Outcome, Result, claim, record, start_sending
 from models import Delivery
 from notifications.base import Channel, ChannelError, Sent
 from notifications.messages import MessageError
@@ -59,6 +61,12 @@ class Pacer:
         if pause > 0:
             time.sleep(pause)
         self.last[channel] = time.monotonic()
+
+
+def run_worker(who: str) -> str:
+    """A claim owner unique to this run: two "send now" clicks by one person, or two CLI
+    runs, must not be able to record over each other's rows."""
+    return f"{who[:40]}:{os.getpid()}:{uuid4().hex[:8]}"
 
 
 def dispatch(
@@ -185,8 +193,8 @@ class _Run:
     def unsent(self, row: Delivery, result: Result) -> str:
         """Record a result reached without sending (skipped, failed before the network)."""
         state = record(self.engine, row.id or 0, result, now=self.now, from_state="claimed",
-                       attempts=row.attempts)  # fmt: skip
-        if result.outcome is not Outcome.SKIPPED:
+                       attempts=row.attempts, worker=self.worker)  # fmt: skip
+        if result.outcome is not Outcome.SKIPPED and state != MOVED_ON:
             self.follow(row, result)
         return state
 
@@ -198,7 +206,8 @@ class _Run:
     def finish(self, row: Delivery, result: Result) -> str:
         state = record(self.engine, row.id or 0, result, now=self.now, attempts=row.attempts,
                        worker=self.worker)  # fmt: skip
-        self.follow(row, result)
+        # A row the office took over meanwhile ("send again"): no email fallback on top of it.
+        self.follow(row, replace(result, fallback_to_email=False) if state == MOVED_ON else result)
         return state
 
     def follow(self, row: Delivery, result: Result) -> None:

@@ -19,7 +19,7 @@ from dondoc.reminding import ACTOR, WORKING_ROLES, Calendars, calendar_overrides
 from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import working_days_left
 from dondoc.rules.status import effective_due
-from dondoc.settings import Settings
+from dondoc.settings import Settings, SettingsError
 from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
 from notifications.messages import Kind, MessageContext, render_email, zalo_params
 
@@ -196,7 +196,7 @@ def zalo_kinds(settings: Settings) -> frozenset[str]:
 
     try:
         config = zalo_config(settings)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, SettingsError) as exc:
         log.warning("Zalo config unreadable (%s): notices by email only", type(exc).__name__)
         return frozenset()
     return frozenset(config.templates) if config is not None else frozenset()

@@ -178,7 +178,8 @@ def notify_returned(
     by: str,
     now: datetime,
 ) -> NoticeOutcome:
-    """Put in the outbox, for each of the unit's contacts who agreed to email, the notice that
+    """Put in the outbox, for each of the unit's contacts who can get it (email, or Zalo for those
+    who read Zalo only: notices.notice_rows), the notice that
     a version was returned, with what to correct and the unit's link (step "returned-<id>":
     once per version). Nothing is sent here, so the office's request never waits on SMTP;
     the unit page lists each message and its outcome."""

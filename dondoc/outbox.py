@@ -29,6 +29,8 @@ from dondoc.db import insert_new, table
 from models import Delivery, DeliveryAttempt
 
 log = logging.getLogger(__name__)
+# What record() returns when the row was no longer this worker's to change.
+MOVED_ON = "moved on"
 
 MAX_ATTEMPTS = 5
 # Transient failures wait longer each time: 1, 5, 15, 60 minutes…
@@ -240,44 +242,62 @@ def record(
     `attempts` (the row's, this one included) saves reading the row when the caller has it.
     Plain statements, no ORM session: this runs once per message sent.
 
-    With `worker` (the dispatcher that sent it), a row that recovery flagged `unknown` while
-    this worker was still sending (a send slower than the lease, a clock skewed between hosts,
-    a run at a logical time in the past) takes this worker's outcome: it is the truth. A row
-    someone else has moved on since (an office decision, another claim) keeps its state; the
-    attempt is recorded all the same, since the message went out, and "lost" returned."""
+    With `worker` (the dispatcher that holds the claim), only a row this worker still holds is
+    changed, and a row that recovery flagged `unknown` while this worker was still sending (a
+    send slower than the lease, a clock skewed between hosts, a run at a logical time in the
+    past) takes this worker's outcome: it is the truth. A row someone else has moved on since
+    (the office's "send again", another worker's claim) is left alone and MOVED_ON returned;
+    the attempt is kept if it reached the network (from `sending`), since the message went
+    out, and dropped otherwise (nothing was sent)."""
     with engine.begin() as db:
         if attempts is None:
             attempts = db.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
         values = _next_state(result, attempts, now) | {"last_error": result.error}
         changed = db.execute(
-            _record_statement(tuple(values), own_unknown=worker is not None),
+            _record_statement(
+                tuple(values), held=worker is not None, flagged=from_state == "sending"
+            ),
             {"row_id": delivery_id, "from_state": from_state, "worker": worker} | _new(values),
         )
-        state = str(values["state"])
         if changed.rowcount != 1:
-            if worker is None:
-                raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
-            log.warning("delivery %s moved on while %s was sending it; its %s attempt is kept",
-                        delivery_id, worker, result.outcome.value)  # fmt: skip
-            state = "lost"
-        db.execute(
-            insert(table(DeliveryAttempt)),
-            {"delivery_id": delivery_id, "at": now, "outcome": result.outcome.value,
-             "provider_id": result.provider_id, "error_code": result.error_code,
-             "error": result.error, "duration_ms": result.duration_ms},
-        )  # fmt: skip
-        return state
+            return _moved_on(db, delivery_id, result, now, from_state=from_state, worker=worker)
+        _add_attempt(db, delivery_id, result, now)
+        return str(values["state"])
+
+
+def _moved_on(
+    db: Connection, delivery_id: int, result: Result, now: datetime, *, from_state: str,
+    worker: str | None,
+) -> str:  # fmt: skip
+    if worker is None:
+        raise RuntimeError(f"delivery {delivery_id} is not {from_state}")
+    log.warning("delivery %s moved on while %s held it (%s, from %s)",
+                delivery_id, worker, result.outcome.value, from_state)  # fmt: skip
+    if from_state == "sending":
+        _add_attempt(db, delivery_id, result, now)
+    return MOVED_ON
+
+
+def _add_attempt(db: Connection, delivery_id: int, result: Result, now: datetime) -> None:
+    db.execute(
+        insert(table(DeliveryAttempt)),
+        {"delivery_id": delivery_id, "at": now, "outcome": result.outcome.value,
+         "provider_id": result.provider_id, "error_code": result.error_code,
+         "error": result.error, "duration_ms": result.duration_ms},
+    )  # fmt: skip
 
 
 @cache
-def _record_statement(columns: tuple[str, ...], *, own_unknown: bool = False) -> Update:
+def _record_statement(
+    columns: tuple[str, ...], *, held: bool = False, flagged: bool = False
+) -> Update:
     # One per outcome's set of columns, built once (see _start_statement).
     expected = col(Delivery.state) == bindparam("from_state")
-    if own_unknown:
-        flagged = (col(Delivery.state) == "unknown") & (
+    if held:  # still this worker's: its claim, or its send that recovery flagged meanwhile
+        states = [bindparam("from_state"), "unknown"] if flagged else [bindparam("from_state")]
+        expected = col(Delivery.state).in_(states) & (
             col(Delivery.claimed_by) == bindparam("worker")
         )
-        expected = expected | flagged
     return (
         update(Delivery)
         .where(col(Delivery.id) == bindparam("row_id"), expected)

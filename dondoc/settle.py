@@ -59,7 +59,11 @@ def unknown_rows(session: Session, campaign_id: int) -> list[UnknownRow]:
 
 def settle(session: Session, delivery_id: int, *, sent: bool, by: str, now: datetime) -> str:
     """Return the row's new state (sent, or pending to go out again)."""
-    values = {"state": "sent", "sent_at": now} if sent else {"state": "pending", "not_before": now}
+    # The claim is cleared: a dispatcher still sending it must not record over what follows.
+    values: dict[str, object] = (
+        {"state": "sent", "sent_at": now} if sent else {"state": "pending", "not_before": now}
+    )
+    values["claimed_by"] = None
     changed = session.execute(
         update(Delivery)
         .where(col(Delivery.id) == delivery_id, col(Delivery.state) == "unknown")

@@ -54,4 +54,7 @@ def zalo_config(settings: Settings) -> ZaloConfig | None:
     from notifications.zalo import ZaloConfig
 
     raw = json.loads(settings.zalo_config.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise SettingsError(f"invalid settings: DONDOC_ZALO_CONFIG: {settings.zalo_config} "
+                            "must hold a JSON object")  # fmt: skip
     return ZaloConfig.model_validate(raw | {"secret_key": settings.zalo_secret_key})

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-QUOTA_LOW_FRACTION = 10  # warn below 1/10 of the daily quota
+QUOTA_LOW_ONE_IN = 10  # warn below 1/10 of the daily quota
 
 
 def utc_now() -> datetime:
@@ -107,7 +107,7 @@ class ZaloResult:
         """Under a tenth of the day's quota left: time to warn the office, which can top up
         or ask Zalo for more before the rest of the day's reminders wait for tomorrow."""
         daily, left = self.quota_daily, self.quota_remaining
-        return daily is not None and left is not None and left * QUOTA_LOW_FRACTION < daily
+        return daily is not None and left is not None and left * QUOTA_LOW_ONE_IN < daily
 
 
 class ZaloClient:

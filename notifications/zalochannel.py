@@ -63,6 +63,7 @@ class ZaloChannel:
 
     def __init__(self, client: ZaloClient, quota: QuotaNote | None = None) -> None:
         self.client, self.quota = client, quota
+        self.low_alerted: set[int] = set()  # campaigns whose low-quota alert this call asked
         # Scope (WHOLE_OA or a template kind) -> the deferral that holds it until its retry_at.
         self.held: dict[str, ChannelError] = {}
 
@@ -87,11 +88,12 @@ class ZaloChannel:
                                  alert=alert_of(exc))  # fmt: skip
             self._hold(error, template)
             raise error from exc
-        return self._sent(result, now)
+        return self._sent(result, delivery.campaign_id, now)
 
     def template_data(self, template: str, delivery: Delivery) -> dict[str, object]:
         """What dondoc wrote for the row, narrowed to the parameters the approved template
-        has: an office's template may leave out, say, the link. One it lacks is an error."""
+        has: an office's template may leave out, say, the link. A parameter the template needs
+        but dondoc did not write is refused (zalodata.template_data)."""
         registered = self.client.config.templates.get(template)
         return {
             k: v
@@ -99,14 +101,15 @@ class ZaloChannel:
             if k not in NOT_TEMPLATE_DATA and (registered is None or k in registered.params)
         }
 
-    def _sent(self, result: ZaloResult, now: datetime) -> str | Sent:
+    def _sent(self, result: ZaloResult, campaign_id: int, now: datetime) -> str | Sent:
         if self.quota is not None:
             try:
                 self.quota(result.quota_daily, result.quota_remaining, now)
             except Exception:  # the message is out: a failed note must not make it "unknown"
                 log.exception("Zalo quota of message %s could not be stored", result.msg_id)
-        if not result.quota_low:
-            return result.msg_id
+        if not result.quota_low or campaign_id in self.low_alerted:
+            return result.msg_id  # asked once per dispatch call; the outbox keeps it once a day
+        self.low_alerted.add(campaign_id)
         detail = f"còn {result.quota_remaining}/{result.quota_daily} tin trong ngày"
         return Sent(result.msg_id, alert="zalo-quota-low", detail=detail)
 

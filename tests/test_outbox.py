@@ -28,6 +28,7 @@ from dondoc.outbox import (
 from dondoc.plans.loader import load_plan
 from dondoc.rules.deadlines import VN_TZ
 from dondoc.settings import get_settings
+from dondoc.settle import settle
 from models import Assignment, Delivery, DeliveryAttempt, UploadLink
 from notifications.base import ChannelError
 from notifications.email import EmailChannel
@@ -273,19 +274,21 @@ def test_a_crash_while_sending_is_flagged_never_resent(
 
 class Stalled(Recorder):
     """Sends, but takes so long that a recovery runs meanwhile (a slow SMTP server, a clock
-    skewed between hosts, a `send-now --at` in the past), and something else may follow it."""
+    skewed between hosts, a `send-now --at` in the past); the office may act on it too."""
 
-    def __init__(self, engine: Engine, meanwhile: str | None = None) -> None:
+    def __init__(self, engine: Engine, office_resends: bool = False) -> None:
         super().__init__()
-        self.engine, self.meanwhile = engine, meanwhile
+        self.engine, self.office_resends = engine, office_resends
 
     def send(self, delivery: Delivery, *, now: datetime) -> str | None:
         assert recover(self.engine, now=now + timedelta(hours=1),
                        stale_after=timedelta(minutes=15)) == (0, 1)  # fmt: skip
-        if self.meanwhile is not None:  # e.g. the office settles the flagged row at once
+        if self.office_resends:  # "send again" on the flagged row; another worker takes it
             with Session(self.engine) as session:
-                session.get_one(Delivery, delivery.id).state = self.meanwhile
+                settle(session, delivery.id or 0, sent=False, by="vanphong", now=now)
                 session.commit()
+            assert claim(self.engine, now=now, worker="other", limit=10) == [delivery.id]
+            assert mark_sending(self.engine, delivery.id or 0, now=now, worker="other")
         return super().send(delivery, now=now)
 
 
@@ -302,17 +305,21 @@ def test_a_send_flagged_unknown_by_recovery_while_under_way_takes_its_real_outco
         assert history.all() == ["unknown", "sent"]  # what each saw, in order
 
 
-def test_a_send_whose_row_moved_on_meanwhile_keeps_the_row_and_its_attempt(
-    engine: Engine, seeded: tuple[int, list[int]]
+@pytest.mark.parametrize("outcome", [Outcome.SENT, Outcome.TRANSIENT])
+def test_a_late_outcome_never_overwrites_the_row_another_worker_now_holds(
+    engine: Engine, seeded: tuple[int, list[int]], outcome: Outcome
 ) -> None:
     campaign, ids = seeded
     put(engine, item(campaign, ids[0]))
-    slow = Stalled(engine, meanwhile="failed")
-    assert dispatch(engine, {"email": slow}, now=NOW, worker="slow") == Counter({"lost": 1})
-    assert states(engine) == Counter({"failed": 1})  # the office's decision stands
-    with Session(engine) as session:
+    fails = [ChannelError(outcome, "timeout")] if outcome is not Outcome.SENT else []
+    slow = Stalled(engine, office_resends=True)
+    slow.fail_with = fails
+    assert dispatch(engine, {"email": slow}, now=NOW, worker="slow") == Counter({"moved on": 1})
+    with Session(engine) as session:  # still the other worker's send: not put back to pending
+        row = session.get_one(Delivery, 1)
+        assert (row.state, row.claimed_by) == ("sending", "other")
         history = session.exec(select(DeliveryAttempt.outcome).order_by(col(DeliveryAttempt.id)))
-        assert history.all() == ["unknown", "sent"]  # the message did go out: on record
+        assert history.all() == ["unknown", "transient", outcome.value]  # the late one on record
 
 
 def test_a_stolen_claim_is_not_sent_twice(engine: Engine, seeded: tuple[int, list[int]]) -> None:

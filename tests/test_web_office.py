@@ -458,7 +458,10 @@ def test_returning_a_version_emails_the_consenting_contacts_their_link(
         decision="return",
         reason="Bổ sung bảng số liệu phụ lục",
     )
-    assert "Đã trả lại phiên bản 1 để bổ sung. Đã gửi thư báo cho 2 địa chỉ." in page.text
+    assert (
+        "Đã trả lại phiên bản 1 để bổ sung. Đã gửi thông báo tới 2 địa chỉ (thư điện tử hoặc Zalo)."
+        in page.text
+    )
     assert current_status(page) == "returned"
     assert "lý do: Bổ sung bảng số liệu phụ lục" in page.text  # the history keeps the reason
     # The request only filled the outbox: the notices wait on the unit page for the dispatcher.

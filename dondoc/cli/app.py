@@ -282,6 +282,7 @@ def remind_send_now(
 ) -> None:
     """Plan the due steps and send them now (each step still goes out once only)."""
     from dondoc.campaigns import get_campaign
+    from dondoc.dispatch import run_worker
     from dondoc.remindrun import dispatch_due, plan_and_enqueue
 
     settings, now = get_settings(), _now(at)
@@ -289,7 +290,7 @@ def remind_send_now(
         campaign_id = get_campaign(session, campaign).id or 0
     added, plan = plan_and_enqueue(get_engine(), campaign_id, now=now, settings=settings)
     sent = dispatch_due(
-        get_engine(), now=now, settings=settings, worker="cli", campaign_id=campaign_id
+        get_engine(), now=now, settings=settings, worker=run_worker("cli"), campaign_id=campaign_id
     )
     console.print(
         f"{added} message(s) planned, {len(plan.skipped)} unit(s) skipped; "

@@ -101,10 +101,10 @@ def _version(
 def _notice_text(outcome: office.NoticeOutcome) -> str:
     if outcome.sent == outcome.failed == 0:
         return (
-            "Đơn vị chưa có địa chỉ thư điện tử đồng ý nhận thông báo: "
+            "Đơn vị chưa có địa chỉ thư điện tử hoặc Zalo đồng ý nhận thông báo: "
             "hãy báo cho đơn vị qua kênh khác."
         )
-    text = f"Đã gửi thư báo cho {outcome.sent} địa chỉ."
+    text = f"Đã gửi thông báo tới {outcome.sent} địa chỉ (thư điện tử hoặc Zalo)."
     if outcome.failed:
         text += f" Gửi không thành công tới {outcome.failed} địa chỉ (xem lịch sử)."
     return text

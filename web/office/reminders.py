@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from dondoc.db import get_engine
+from dondoc.dispatch import run_worker
 from dondoc.outbox import counts
 from dondoc.privacy import mask_contact
 from dondoc.reminding import Plan, Skipped, plan_campaign
@@ -106,7 +107,7 @@ def send_now(
     campaign = campaign_or_404(session, code)
     settings, engine = get_settings(), get_engine()
     added, _plan = plan_and_enqueue(engine, campaign.id or 0, now=now, settings=settings)
-    worker = f"office:{user.username}"[:64]
+    worker = run_worker(f"office:{user.username}")
     sent = dispatch_due(engine, now=now, settings=settings, worker=worker, limit=SEND_LIMIT,
                         campaign_id=campaign.id)  # fmt: skip
     log.info("send-now %s by %s: %d queued, dispatched %s", code, user.username, added, dict(sent))
