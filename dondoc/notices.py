@@ -139,14 +139,9 @@ class Contexts:
 
 def consenting_emails(session: Session, unit_id: int) -> list[tuple[str, str]]:
     """(address, role) of the unit's contacts who agreed to email, each address once."""
-    contacts = session.exec(
-        select(Contact)
-        .where(Contact.unit_id == unit_id, col(Contact.consent_email).is_(True))
-        .order_by(col(Contact.id))
-    )
     found: dict[str, str] = {}
-    for c in contacts:
-        if c.email:
+    for c in _contacts(session, unit_id):
+        if c.consent_email and c.email:
             found.setdefault(c.email, c.role)
     return list(found.items())
 
@@ -154,16 +149,16 @@ def consenting_emails(session: Session, unit_id: int) -> list[tuple[str, str]]:
 def zalo_only(session: Session, unit_id: int) -> list[tuple[str, str]]:
     """(Zalo phone, role) of the unit's contacts who agreed to Zalo and whom email does not
     reach (no address, or no consent), each phone once."""
-    contacts = session.exec(
-        select(Contact)
-        .where(Contact.unit_id == unit_id, col(Contact.consent_zalo).is_(True))
-        .order_by(col(Contact.id))
-    )
     found: dict[str, str] = {}
-    for c in contacts:
-        if c.zalo_phone and not (c.consent_email and c.email):
+    for c in _contacts(session, unit_id):
+        if c.consent_zalo and c.zalo_phone and not (c.consent_email and c.email):
             found.setdefault(c.zalo_phone, c.role)
     return list(found.items())
+
+
+def _contacts(session: Session, unit_id: int) -> list[Contact]:
+    query = select(Contact).where(Contact.unit_id == unit_id).order_by(col(Contact.id))
+    return list(session.exec(query))
 
 
 def notice_rows(
@@ -182,10 +177,17 @@ def notice_rows(
     unit_id = to.unit.id or 0
     rows = email_rows(to, kind, ctx, step_key=step_key,
                       recipients=consenting_emails(session, unit_id), now=now)  # fmt: skip
-    if kind.value in zalo_kinds(settings):
-        rows += zalo_rows(to, kind, ctx, step_key=step_key,
-                          recipients=zalo_only(session, unit_id), now=now)  # fmt: skip
-    return rows
+    if kind.value not in zalo_kinds(settings):
+        return rows
+    # Zalo rows are written now, like the email ones: a notice is not re-checked at send time.
+    params = {"template": kind.value, "unit_code": to.unit.code} | zalo_params(kind, ctx)
+    return rows + [
+        NewDelivery(campaign_id=to.campaign.id or 0, assignment_id=to.assignment.id,
+                    step_key=step_key, deadline_version=to.assignment.deadline_version,
+                    kind=kind.value, channel="zalo", recipient=phone, contact_role=role,
+                    params=params, not_before=now)
+        for phone, role in zalo_only(session, unit_id)
+    ]  # fmt: skip
 
 
 def zalo_kinds(settings: Settings) -> frozenset[str]:
@@ -200,26 +202,6 @@ def zalo_kinds(settings: Settings) -> frozenset[str]:
         log.warning("Zalo config unreadable (%s): notices by email only", type(exc).__name__)
         return frozenset()
     return frozenset(config.templates) if config is not None else frozenset()
-
-
-def zalo_rows(
-    to: Addressee,
-    kind: Kind,
-    ctx: MessageContext,
-    *,
-    step_key: str,
-    recipients: list[tuple[str, str]],
-    now: datetime,
-) -> list[NewDelivery]:
-    """One Zalo template message row per (phone, role), written now, due now."""
-    params = {"template": kind.value, "unit_code": to.unit.code} | zalo_params(kind, ctx)
-    return [
-        NewDelivery(campaign_id=to.campaign.id or 0, assignment_id=to.assignment.id,
-                    step_key=step_key, deadline_version=to.assignment.deadline_version,
-                    kind=kind.value, channel="zalo", recipient=phone, contact_role=role,
-                    params=params, not_before=now)
-        for phone, role in recipients
-    ]  # fmt: skip
 
 
 def email_rows(
