@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from dondoc.links import link_url, token_for
 from dondoc.outbox import NewDelivery
-from dondoc.reminding import ACTOR, WORKING_ROLES, Calendars, calendar_overrides
+from dondoc.reminding import ACTOR, Calendars, addressed, calendar_overrides
 from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import working_days_left
 from dondoc.rules.status import effective_due
@@ -253,13 +253,11 @@ def email_fallback(
 
 
 def _fallback_recipients(emails: list[tuple[str, str]], kind: Kind) -> list[tuple[str, str]]:
-    # The planner's rule (reminding.recipients), on email alone: the people who prepare the
-    # report, the chair too on escalation, the chair alone when none of them reads email — so
-    # a secretary's dead Zalo reaches the chair only if nobody else can be written to. Those
-    # who have the step by email already are skipped by the unique constraint.
-    roles = WORKING_ROLES + (("chair",) if kind is Kind.ESCALATION else ())
-    chosen = [(a, r) for a, r in emails if r in roles]
-    return chosen or [(a, r) for a, r in emails if r == "chair"]
+    # The planner's rule on email alone: a secretary's dead Zalo reaches the chair only if
+    # nobody else can be written to. Those who have the step by email already are skipped by
+    # the unique constraint.
+    found = addressed([("email", a, r) for a, r in emails], escalate=kind is Kind.ESCALATION)
+    return [(address, role) for _, address, role in found]
 
 
 def earlier_overdue(step_key: str) -> int:

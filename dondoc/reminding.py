@@ -204,9 +204,15 @@ def recipients(contacts: list[ContactInfo], step: Step, zalo: bool) -> list[tupl
     """(channel, address, role) for each way to reach the people who prepare the report, the
     chair too on escalation; the chair alone when none of them can be reached. Only channels
     in use: a Zalo number reaches nobody while Zalo is not configured."""
-    roles = WORKING_ROLES + (("chair",) if step.escalate else ())
-    chosen = [w for c in contacts if c.role in roles for w in ways(c, zalo)]
-    return chosen or [w for c in contacts if c.role == "chair" for w in ways(c, zalo)]
+    return addressed([w for c in contacts for w in ways(c, zalo)], escalate=step.escalate)
+
+
+def addressed(found: list[tuple[str, str, str]], *, escalate: bool) -> list[tuple[str, str, str]]:
+    """Of the (channel, address, role) ways at hand: the people who prepare the report, the
+    chair too on escalation, the chair alone when none of them is among them. The one rule
+    for the planner and for a Zalo step's email fallback (notices)."""
+    roles = WORKING_ROLES + (("chair",) if escalate else ())
+    return [w for w in found if w[2] in roles] or [w for w in found if w[2] == "chair"]
 
 
 def ways(contact: ContactInfo, zalo: bool) -> list[tuple[str, str, str]]:
