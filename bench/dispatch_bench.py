@@ -3,7 +3,7 @@ text, mark sending, Apprise over SMTP, record) to a local SMTP server (aiosmtpd)
 smtplib loop to the same server; then 1,000 Zalo template messages to the fake Zalo API over HTTP.
 
     PYTHONPATH=. .venv/bin/python bench/dispatch_bench.py [--messages 1000] [--paced 25]
-        [--processes 1 2] [--server process|thread]
+        [--processes 1 2] [--server process|thread] [--rounds 3]
     PYTHONPATH=. .venv/bin/python bench/dispatch_bench.py \
         --pg postgresql+psycopg://postgres@127.0.0.1:5432/test
 
@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import smtplib
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -145,40 +146,60 @@ def _mime(i: int) -> EmailMessage:
 
 
 def email_figures(engine: Engine, url: str, n: int, args: argparse.Namespace, tmp: Path) -> None:
+    """`--rounds` rounds, each timing dondoc then the references back to back: the host's speed
+    drifts within minutes, so each ratio is taken within one round, and the median reported."""
     with email_server(args.server, tmp) as (received, port):
         os.environ["DONDOC_SMTP_URL"] = f"mailto://127.0.0.1:{port}"
         get_settings.cache_clear()
         channels: dict[str, Channel] = {"email": EmailChannel(get_settings())}
+        times: dict[str, list[float]] = {}
         runs = 0
+        for _ in range(args.rounds):
+            for workers in args.processes:
+                put(engine, rows(n, "email", run=runs))
+                runs += 1
+                if workers == 1:
+                    seconds, summary = timed(lambda: run_dispatch(engine, channels, None))
+                else:
+                    seconds, summary = in_processes(url, workers, os.environ["DONDOC_SMTP_URL"])
+                assert summary == Counter({"sent": n}) and received() == runs * n, summary
+                times.setdefault(_dondoc(workers), []).append(seconds)
+            for label, reference in references(port, n):
+                seconds, _ = timed(reference)
+                runs += 1
+                assert received() == runs * n
+                times.setdefault(label, []).append(seconds)
+        for label, seconds in times.items():
+            report(label, n, seconds)
         for workers in args.processes:
-            put(engine, rows(n, "email", run=runs))
-            runs += 1
-            if workers == 1:
-                seconds, summary = timed(lambda: run_dispatch(engine, channels, None))
-            else:
-                seconds, summary = in_processes(url, workers, os.environ["DONDOC_SMTP_URL"])
-            assert summary == Counter({"sent": n}) and received() == runs * n, summary
-            how = "one process" if workers == 1 else f"{workers} processes"
-            report(f"dondoc dispatch, email, {how} (no pacing)", n, seconds)
-            if workers == 1:
-                single = seconds
-        for reuse in (True, False):
-            bare, _ = timed(lambda reuse=reuse: bare_smtplib(port, n, reuse=reuse))  # type: ignore[misc]
-            runs += 1
-            assert received() == runs * n
-            how = "one connection" if reuse else "a connection per message"
-            report(f"bare smtplib loop, {how}", n, bare, ratio=bare / single)
-        alone, _ = timed(lambda: apprise_alone(n))
-        runs += 1
-        assert received() == runs * n
-        report("Apprise alone (the email channel, no database)", n, alone)
-        print(f"    (Apprise alone = {bare / alone:.0%} of the loop with a connection per message)")
+            ours = times[_dondoc(workers)]
+            print(f"  dondoc, {_processes(workers)}, against each reference, round by round:")
+            for label, _ in references(port, n):
+                shares = [ref / mine for ref, mine in zip(times[label], ours, strict=True)]
+                share(label, shares)
         if args.paced:
             put(engine, rows(args.paced, "email", run=runs))
             rates = get_settings().send_rates
             slow, _ = timed(lambda: run_dispatch(engine, channels, Pacer(rates)))
-            report(f"dondoc dispatch, email, paced at {rates['email']:g}/s", args.paced, slow)
+            report(f"dondoc dispatch, email, paced at {rates['email']:g}/s", args.paced, [slow])
         _check_once(received.envelopes(), n, runs, args.paced)
+
+
+def _processes(workers: int) -> str:
+    return "one process" if workers == 1 else f"{workers} processes"
+
+
+def _dondoc(workers: int) -> str:
+    return f"dondoc dispatch, email, {_processes(workers)} (no pacing)"
+
+
+def references(port: int, n: int) -> list[tuple[str, Callable[[], object]]]:
+    return [
+        ("bare smtplib loop, one connection", lambda: bare_smtplib(port, n, reuse=True)),
+        ("bare smtplib loop, a connection per message",
+         lambda: bare_smtplib(port, n, reuse=False)),
+        ("Apprise alone (the email channel, no database)", lambda: apprise_alone(n)),
+    ]  # fmt: skip
 
 
 @contextmanager
@@ -269,11 +290,12 @@ def zalo_figures(engine: Engine, n: int) -> None:
         put(engine, rows(n, "zalo"))
         seconds, summary = timed(lambda: run_dispatch(engine, {"zalo": channel}, None))
         assert summary == Counter({"sent": n}) and len(fake.messages) == n, summary
-        report("dondoc dispatch, Zalo (no pacing)", n, seconds)
+        report("dondoc dispatch, Zalo (no pacing)", n, [seconds])
         base = str(channel.client.config.base_url)
         bare, _ = timed(lambda: bare_httpx(base, access, n))
         assert len(fake.messages) == 2 * n
-        report("bare httpx loop to the fake Zalo", n, bare, ratio=bare / seconds)
+        report("bare httpx loop to the fake Zalo", n, [bare])
+        share("the bare httpx loop (dondoc, Zalo)", [bare / seconds])
 
 
 def bare_httpx(base: str, access: str, n: int) -> None:
@@ -285,9 +307,16 @@ def bare_httpx(base: str, access: str, n: int) -> None:
             assert http.post("/message/template", json=body).json()["error"] == 0
 
 
-def report(label: str, n: int, seconds: float, ratio: float | None = None) -> None:
-    share = f"  dondoc = {ratio:.0%} of this" if ratio is not None else ""
-    print(f"  {label:48} {n:>5} in {seconds:6.2f} s = {n / seconds:7.1f}/s{share}")
+def report(label: str, n: int, seconds: list[float]) -> None:
+    """The median time of the rounds."""
+    middle = statistics.median(seconds)
+    print(f"  {label:48} {n:>5} in {middle:6.2f} s = {n / middle:7.1f}/s")
+
+
+def share(label: str, shares: list[float]) -> None:
+    """dondoc's throughput as a share of a reference's: the median, then each round's."""
+    each = ", ".join(f"{x:.0%}" for x in shares)
+    print(f"    {statistics.median(shares):4.0%} of {label} ({each})")
 
 
 def measure(url: str, args: argparse.Namespace, tmp: Path) -> None:
@@ -304,6 +333,8 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=1000)
+    rounds = "email: rounds of dondoc then the references; each ratio within a round"
+    parser.add_argument("--rounds", type=int, default=3, help=rounds)
     parser.add_argument("--paced", type=int, default=0, help="also send N emails paced")
     parser.add_argument("--pg", default=None, help="PostgreSQL admin URL (default: SQLite)")
     where = "the SMTP server in its own process (default) or in a thread"

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 from uuid import uuid4
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session, col, select
 
 from dondoc.compose import StaleStepError
@@ -86,16 +86,23 @@ def dispatch(
     ended in each state.
     Claims again after each batch: what the batch's follow-ups made due goes out now. Nothing
     a batch records is due again at once (retries wait), so this ends."""
-    run = _Run(engine, channels, now, worker, recheck, compose, pacer, follow_up)
+    run = _Run(engine, engine, channels, now, worker, recheck, compose, pacer, follow_up)
     summary: Counter[str] = Counter()
-    while (left := limit - summary.total()) > 0:
-        # A bounded batch: several dispatchers share the work, and rows this one holds wait
-        # seconds, not the whole call, for their turn.
-        batch = claim(engine, now=now, worker=worker, limit=min(left, CLAIM_BATCH),
-                      campaign_id=campaign_id)  # fmt: skip
-        if not batch:
-            break
-        summary.update(run.overlapped(run.load(batch)))
+    try:
+        while (left := limit - summary.total()) > 0:
+            # A bounded batch: several dispatchers share the work, and rows this one holds
+            # wait seconds, not the whole call, for their turn.
+            batch = claim(engine, now=now, worker=worker, limit=min(left, CLAIM_BATCH),
+                          campaign_id=campaign_id)  # fmt: skip
+            if not batch:
+                break
+            rows = run.load(batch)
+            # One connection for the batch's rows: a checkout per statement group would ping
+            # the server each time (pool_pre_ping), a round trip per step on PostgreSQL.
+            with engine.connect() as held:
+                summary.update(replace(run, bind=held).overlapped(rows))
+    finally:
+        _release(channels)
     return summary
 
 
@@ -112,7 +119,7 @@ def send_one(
     follow_up: FollowUp | None = None,
 ) -> str:
     """One claimed row, on its own (the dispatcher sends a claimed batch row by row)."""
-    run = _Run(engine, channels, now, worker, recheck, compose, pacer, follow_up)
+    run = _Run(engine, engine, channels, now, worker, recheck, compose, pacer, follow_up)
     (row,) = run.load([delivery_id])
     return run.send(row)
 
@@ -122,6 +129,7 @@ class _Run:
     """One dispatch call's fixed arguments, with its steps."""
 
     engine: Engine
+    bind: Engine | Connection  # for the rows' own steps: re-check, mark, record
     channels: Mapping[str, Channel]
     now: datetime
     worker: str
@@ -169,7 +177,7 @@ class _Run:
         """Row N+1 checked while row N flies; once N is back, N+1 marked and launched, then
         N recorded while N+1 flies."""
         landed, through = None, None
-        with Session(self.engine) as session:
+        with Session(self.bind) as session:
             checked = self.check(session, row)
             if isinstance(checked, tuple):
                 landed = sender.land()
@@ -192,7 +200,7 @@ class _Run:
 
     def unsent(self, row: Delivery, result: Result) -> str:
         """Record a result reached without sending (skipped, failed before the network)."""
-        state = record(self.engine, row.id or 0, result, now=self.now, from_state="claimed",
+        state = record(self.bind, row.id or 0, result, now=self.now, from_state="claimed",
                        attempts=row.attempts, worker=self.worker)  # fmt: skip
         if result.outcome is not Outcome.SKIPPED and state != MOVED_ON:
             self.follow(row, result)
@@ -204,7 +212,7 @@ class _Run:
         return _attempt(channel, row, self.now)
 
     def finish(self, row: Delivery, result: Result) -> str:
-        state = record(self.engine, row.id or 0, result, now=self.now, attempts=row.attempts,
+        state = record(self.bind, row.id or 0, result, now=self.now, attempts=row.attempts,
                        worker=self.worker)  # fmt: skip
         # A row the office took over meanwhile ("send again"): no email fallback on top of it.
         self.follow(row, replace(result, fallback_to_email=False) if state == MOVED_ON else result)
@@ -217,7 +225,7 @@ class _Run:
     def prepare(self, row: Delivery) -> Channel | Result | None:
         """One transaction from the claim to the network: check() then mark(). Returns the
         channel to send through, the result to record instead, or None if the claim was lost."""
-        with Session(self.engine) as session:
+        with Session(self.bind) as session:
             checked = self.check(session, row)
             return self.mark(session, row, *checked) if isinstance(checked, tuple) else checked
 
@@ -269,6 +277,14 @@ class _Sender:
         """The row in flight and its result, once back (None if none flies)."""
         flight, self.flight = self.flight, None
         return None if flight is None else (flight[0], flight[1].result())
+
+
+def _release(channels: Mapping[str, Channel]) -> None:
+    """The run is over: channels let go of what they keep between messages (SMTP connections)."""
+    for channel in channels.values():
+        release = getattr(channel, "release", None)
+        if release is not None:
+            release()
 
 
 def _overlaps(channel: Channel | None) -> bool:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, update
+from sqlalchemy import Connection, Engine, Insert, Update, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
 from dondoc.db import insert_new, table
@@ -229,7 +230,7 @@ def _next_state(result: Result, attempts: int, now: datetime) -> dict[str, Any]:
 
 
 def record(
-    engine: Engine,
+    bind: Engine | Connection,
     delivery_id: int,
     result: Result,
     *,
@@ -249,7 +250,7 @@ def record(
     (the office's "send again", another worker's claim) is left alone and MOVED_ON returned;
     the attempt is kept if it reached the network (from `sending`), since the message went
     out, and dropped otherwise (nothing was sent)."""
-    with engine.begin() as db:
+    with _transaction(bind) as db:
         if attempts is None:
             attempts = db.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
         values = _next_state(result, attempts, now) | {"last_error": result.error}
@@ -263,6 +264,17 @@ def record(
             return _moved_on(db, delivery_id, result, now, from_state=from_state, worker=worker)
         _add_attempt(db, delivery_id, result, now)
         return str(values["state"])
+
+
+@contextmanager
+def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """One transaction, committed at the end: on a new checkout, or on a connection held."""
+    if isinstance(bind, Connection):
+        with bind.begin():
+            yield bind
+    else:
+        with bind.begin() as db:
+            yield db
 
 
 def _moved_on(
@@ -280,11 +292,16 @@ def _moved_on(
 
 def _add_attempt(db: Connection, delivery_id: int, result: Result, now: datetime) -> None:
     db.execute(
-        insert(table(DeliveryAttempt)),
+        _attempt_statement(),
         {"delivery_id": delivery_id, "at": now, "outcome": result.outcome.value,
          "provider_id": result.provider_id, "error_code": result.error_code,
          "error": result.error, "duration_ms": result.duration_ms},
     )  # fmt: skip
+
+
+@cache
+def _attempt_statement() -> Insert:
+    return insert(table(DeliveryAttempt))  # built once, as the UPDATEs below
 
 
 @cache

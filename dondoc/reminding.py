@@ -323,13 +323,16 @@ class Recheck:
     def __call__(self, session: Session, delivery: Delivery, now: datetime) -> Verdict:
         if delivery.assignment_id is None:
             return None
-        db = session.connection()
-        found = db.execute(_RECHECK_ASSIGNMENT, {"id": delivery.assignment_id}).first()
-        if found is None:
+        # One query, one round trip: the assignment's row once per submission received by now
+        # (once with empty submission columns if there is none).
+        params = {"id": delivery.assignment_id, "now": now}
+        rows = session.connection().execute(_RECHECK, params).all()
+        if not rows:
             return "assignment removed"
+        found = rows[0]
         if found.deadline_version != delivery.deadline_version:
             return "deadline extended"  # steps for the new deadline are new steps
-        subs = db.execute(_RECHECK_SUBMISSIONS, {"id": delivery.assignment_id, "now": now}).all()
+        subs = [row for row in rows if row.version is not None]
         due = effective_due(found.due_at, found.extended_due_at)
         status = assignment_status(due_at=due, exempt=found.exempt, submissions=subs, now=now)
         closed = intake_closed(found.hard_close_at, due, now)
@@ -361,13 +364,13 @@ class Recheck:
 
 
 _A, _R, _S, _U = (table(m).c for m in (Assignment, Requirement, Submission, Unit))
-_RECHECK_ASSIGNMENT = (
+_RECHECK = (
     select_columns(_A.deadline_version, _A.exempt, _A.extended_due_at, _R.due_at,
-                   _R.hard_close_at, _A.requirement_id, _R.reminder_spec, _U.calendar)
+                   _R.hard_close_at, _A.requirement_id, _R.reminder_spec, _U.calendar,
+                   _S.version, _S.received_at, _S.review_state)
     .join_from(table(Assignment), table(Requirement), _A.requirement_id == _R.id)
     .join(table(Unit), _A.unit_id == _U.id)
+    .outerjoin(table(Submission),
+               (_S.assignment_id == _A.id) & (_S.received_at <= bindparam("now")))
     .where(_A.id == bindparam("id"))
 )  # fmt: skip
-_RECHECK_SUBMISSIONS = select_columns(_S.version, _S.received_at, _S.review_state).where(
-    _S.assignment_id == bindparam("id"), _S.received_at <= bindparam("now")
-)

@@ -111,3 +111,13 @@ def engine(env: str) -> Engine:
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def _no_smtp_connection_kept() -> Iterator[None]:
+    """SMTP connections kept open between messages (notifications.smtpconn) end with the test:
+    the next test's server is another one, and a kept connection must not outlive its own."""
+    yield
+    from notifications.smtpconn import POOL
+
+    POOL.close_all()

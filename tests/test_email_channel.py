@@ -8,7 +8,6 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -17,7 +16,6 @@ from typing import Any
 
 import apprise.plugins.email.base
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,8 +28,8 @@ from models import Delivery
 from notifications import email as channel
 from notifications.base import ChannelError
 from notifications.email import EmailChannel
-from tests.support.server import free_port
-from tests.support.smtp import Inbox
+from notifications.smtpconn import DeferredContext
+from tests.support.smtp import Inbox, serving
 
 NOW = datetime(2025, 11, 20, 2, 0, tzinfo=UTC)
 SENDER = "vanphong@ldld.example.invalid"
@@ -63,18 +61,6 @@ def refused(url: str, tmp_path: Path) -> bool:
         assert exc.outcome is Outcome.TRANSIENT
         return True
     return False
-
-
-@contextmanager
-def serving(handler: Any, **tls: Any) -> Iterator[int]:
-    """aiosmtpd on a free loopback port; `ssl_context=` for SMTPS, `tls_context=` for STARTTLS."""
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **tls)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 # --- certificates -------------------------------------------------------------------------
@@ -259,20 +245,21 @@ def test_the_email_plugin_builds_its_tls_context_through_the_hook(
 ) -> None:
     """Fails when an Apprise upgrade stops calling `ssl.create_default_context()` from the
     email plugin's module: the speed-up would be lost without anyone noticing."""
-    made: list[ssl.SSLContext] = []
+    made: list[ssl.SSLContext | DeferredContext] = []
     hook = channel._AppriseSsl.create_default_context
 
-    def spy() -> ssl.SSLContext:
+    def spy() -> ssl.SSLContext | DeferredContext:
         made.append(hook())
         return made[-1]
 
     monkeypatch.setattr(channel._AppriseSsl, "create_default_context", staticmethod(spy))
     with serving(Inbox()) as port:
         send(f"mailto://127.0.0.1:{port}", "cdcs@example.invalid", tmp_path)
-    assert channel.install_tls_hook()
+    assert channel.install_hooks()
     assert vars(apprise.plugins.email.base)["ssl"] is channel._APPRISE_SSL
     assert vars(apprise.plugins.email.base)["smtplib"] is channel._APPRISE_SMTPLIB
-    assert len(made) == 1
+    assert len(made) == 1 and isinstance(made[0], DeferredContext)
+    assert vars(made[0])["_real"] is None  # a connection without TLS built no context
     assert made[0].verify_mode is ssl.CERT_REQUIRED and made[0].check_hostname
 
 
@@ -311,6 +298,24 @@ def test_a_certificate_from_a_trusted_ca_is_accepted(
     with serving(inbox, **server_tls(issued, tmp_path, mode)) as port:
         assert not refused(url(port, mode), tmp_path)
     assert channel.lazy_capath() is not None and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_kept_tls_connection_is_verified_once_and_carries_the_next_messages(
+    tmp_path: Path, mode: str, trusted_ca: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[ssl.SSLContext] = []
+
+    def counted() -> ssl.SSLContext:
+        built.append(ssl.create_default_context())
+        return built[-1]
+
+    monkeypatch.setattr(channel, "_default_context", counted)
+    inbox = Inbox()
+    issued = issue("smtp", by=trusted_ca, hosts=LOOPBACK)
+    with serving(inbox, **server_tls(issued, tmp_path, mode)) as port:
+        assert not any(refused(url(port, mode), tmp_path) for _ in range(3))
+    assert len(inbox.messages) == 3 and len(built) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)

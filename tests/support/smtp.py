@@ -41,15 +41,23 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
+def serving(handler: Any, **tls: Any) -> Iterator[int]:
+    """aiosmtpd with `handler` on a free loopback port; `ssl_context=` for SMTPS,
+    `tls_context=` for STARTTLS."""
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **tls)
     controller.start()
     try:
-        yield inbox, port
+        yield port
     finally:
         controller.stop()
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with serving(inbox) as port:
+        yield inbox, port
 
 
 @contextmanager
