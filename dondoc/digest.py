@@ -16,10 +16,11 @@ from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import DEFAULT_POLICY
 from dondoc.rules.status import Status
 from dondoc.settings import Settings
-from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
+from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit, ZaloToken
 from notifications.digestmessages import (
     DigestInput,
     DigestUnit,
+    ZaloQuota,
     render_digest,
     render_zalo_group_text,
 )
@@ -27,7 +28,7 @@ from notifications.messages import (
     KIND_LABELS_VI,
     Kind,
 )
-from notifications.registry import zalo_config
+from notifications.registry import readable_zalo_config, zalo_config
 
 DIGEST_AT = DEFAULT_POLICY.send_at  # the office reads it with the morning's reminders
 
@@ -56,7 +57,20 @@ def digest_input(session: Session, campaign: Campaign, *, now: datetime, setting
         requirement_lines=[(title, dict(c)) for title, c in lines.items()],
         units=units, sent_today=_sent_today(session, campaign, now, settings),
         unknown=_unknown(session, campaign),
+        zalo_quota=_zalo_quota(session, settings) if zalo else None,
     )  # fmt: skip
+
+
+def _zalo_quota(session: Session, settings: Settings) -> ZaloQuota | None:
+    """The OA's daily quota as its last answer stated it; None if never read."""
+    config = readable_zalo_config(settings, purpose="the digest without the Zalo quota")
+    if config is None:
+        return None
+    row = session.exec(select(ZaloToken).where(ZaloToken.app_id == config.app_id)).first()
+    if row is None or row.quota_at is None:
+        return None
+    left, daily = row.quota_remaining, row.quota_daily
+    return None if left is None or daily is None else ZaloQuota(left, daily, row.quota_at)
 
 
 def _reminders(session: Session, campaign: Campaign) -> dict[int, tuple[int, datetime | None]]:

@@ -5,12 +5,15 @@ dispatcher's `follow_up` hook):
   sent with under a tenth of the day's quota left → an alert to
   the office: its email addresses and every URL in DONDOC_ALERT_URLS. One office row per kind,
   campaign and local day (step key "alert-<kind>-<date>"): a batch of refused rows alerts once.
+  Alerts about the Zalo OA itself (its quota, its account) are one a day per address across
+  campaigns ("oa-alert-<kind>-<date>"): two plans running do not double them.
 The rows are due at once; the same dispatch call sends them."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -21,10 +24,12 @@ from dondoc.notices import email_fallback
 from dondoc.outbox import NewDelivery, Outcome, Result, enqueue
 from dondoc.settings import Settings
 from models import Campaign, Delivery, Requirement, Unit
+from models.outbox import OA_ALERT_PREFIX
 from notifications.alerts import AlertInput, render_alert
 
 log = logging.getLogger(__name__)
 ALERT = "alert"
+OA_WIDE: Final = frozenset({"zalo-quota", "zalo-quota-low", "zalo-account"})
 
 
 def follow_up(
@@ -81,7 +86,11 @@ def office_alert(
                    now=now, tz=settings.tz, code=result.error_code,
                    error=result.error or result.detail)
     )  # fmt: skip
-    key = f"alert-{kind}-{now.astimezone(settings.tz).date().isoformat()}"[:64]
+    day = now.astimezone(settings.tz).date().isoformat()
+    # The OA's quota and account belong to the deployment, not to a campaign: one alert a day
+    # per address whichever campaign noticed it first (the index uq_delivery_oa_alert).
+    prefix = OA_ALERT_PREFIX if kind in OA_WIDE else "alert-"
+    key = f"{prefix}{kind}-{day}"[:64]
     return [
         NewDelivery(campaign_id=campaign.id or 0, assignment_id=None, step_key=key,
                     deadline_version=0, kind=ALERT, channel=channel, recipient=recipient,

@@ -19,7 +19,7 @@ from dondoc.reminding import ACTOR, Calendars, addressed, calendar_overrides
 from dondoc.rules.calendar import WorkingCalendar
 from dondoc.rules.reminders import working_days_left
 from dondoc.rules.status import effective_due
-from dondoc.settings import Settings, SettingsError
+from dondoc.settings import Settings
 from models import Assignment, Campaign, Contact, Delivery, Requirement, Unit
 from notifications.messages import Kind, MessageContext, render_email, zalo_params
 
@@ -194,13 +194,9 @@ def zalo_kinds(settings: Settings) -> frozenset[str]:
     """The message kinds the Official Account has templates for; none without Zalo. A config
     that cannot be read counts as none here — a submission must never fail on it — and
     stops the dispatcher, which says why."""
-    from notifications.registry import zalo_config
+    from notifications.registry import readable_zalo_config
 
-    try:
-        config = zalo_config(settings)
-    except (OSError, ValueError, TypeError, SettingsError) as exc:
-        log.warning("Zalo config unreadable (%s): notices by email only", type(exc).__name__)
-        return frozenset()
+    config = readable_zalo_config(settings, purpose="notices by email only")
     return frozenset(config.templates) if config is not None else frozenset()
 
 

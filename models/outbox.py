@@ -24,6 +24,8 @@ from sqlmodel import Field, SQLModel
 DELIVERY_STATES = (
     "pending", "claimed", "sending", "sent", "failed", "unknown", "skipped", "cancelled",
 )  # fmt: skip
+OA_ALERT_PREFIX = "oa-alert-"
+OA_ALERT_WHERE = f"assignment_id IS NULL AND step_key LIKE '{OA_ALERT_PREFIX}%'"
 OUTCOMES = ("sent", "transient", "deferred", "permanent", "needs_person", "unknown", "skipped")
 
 
@@ -55,6 +57,17 @@ class Delivery(SQLModel, table=True):
             unique=True,
             sqlite_where=text("assignment_id IS NULL"),
             postgresql_where=text("assignment_id IS NULL"),
+        ),
+        # Alerts about the deployment's Zalo OA (its quota, its account) are not a campaign's:
+        # one a day per address whichever campaign's message noticed it (dondoc.followups).
+        Index(
+            "uq_delivery_oa_alert",
+            "step_key",
+            "channel",
+            "recipient",
+            unique=True,
+            sqlite_where=text(OA_ALERT_WHERE),
+            postgresql_where=text(OA_ALERT_WHERE),
         ),
         CheckConstraint(
             "state IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATES) + ")",

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from dondoc.labels import CHANNEL_LABELS_VI
 from dondoc.rules.status import STATUS_LABELS_VI, Status
 from notifications.messages import Rendered, aware, render_pair, render_text
+from notifications.zalo import QUOTA_LOW_ONE_IN
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,19 @@ class DigestUnit:
 
 
 @dataclass(frozen=True)
+class ZaloQuota:
+    """The Official Account's daily quota as Zalo last stated it (dondoc.zalotokens)."""
+
+    remaining: int
+    daily: int
+    at: datetime
+
+    @property
+    def low(self) -> bool:
+        return self.remaining * QUOTA_LOW_ONE_IN < self.daily  # as the alert reads it
+
+
+@dataclass(frozen=True)
 class DigestInput:
     campaign_title: str
     plan_number: str
@@ -41,6 +55,7 @@ class DigestInput:
     sent_today: list[tuple[str, str, str]]  # unit, kind label, channel
     # Messages whose outcome is unknown (Zalo may have them): unit, kind label, channel.
     unknown: list[tuple[str, str, str]] = field(default_factory=list)
+    zalo_quota: ZaloQuota | None = None  # None: no Zalo, or not read yet
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ def render_digest(d: DigestInput) -> Rendered:
         "sent_totals": Counter((kind, channel) for _, kind, channel in sent).most_common(),
         "no_contact": _units_in([u for u in d.units if u.no_contact], _REACHABLE),
         "unknown": [(unit, kind, _channel_vi(channel)) for unit, kind, channel in d.unknown],
+        "zalo_quota": d.zalo_quota,
         "labels": STATUS_LABELS_VI,
     }
     return render_pair("digest", values)

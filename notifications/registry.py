@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from dondoc.settings import Settings, SettingsError
@@ -11,6 +12,8 @@ from notifications.email import EmailChannel
 
 if TYPE_CHECKING:
     from notifications.zalo import ZaloConfig
+
+log = logging.getLogger(__name__)
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -58,3 +61,14 @@ def zalo_config(settings: Settings) -> ZaloConfig | None:
         raise SettingsError(f"invalid settings: DONDOC_ZALO_CONFIG: {settings.zalo_config} "
                             "must hold a JSON object")  # fmt: skip
     return ZaloConfig.model_validate(raw | {"secret_key": settings.zalo_secret_key})
+
+
+def readable_zalo_config(settings: Settings, *, purpose: str) -> ZaloConfig | None:
+    """The Zalo config, or None when there is none or it cannot be read (logged, with what is
+    done without it): for work that must never fail on it (a submission, the digest). The
+    dispatcher reads it with zalo_config and stops, saying why."""
+    try:
+        return zalo_config(settings)
+    except (OSError, ValueError, TypeError, SettingsError) as exc:
+        log.warning("Zalo config unreadable (%s): %s", type(exc).__name__, purpose)
+        return None

@@ -5,7 +5,7 @@ A deferral (the OA's daily quota or balance spent, the night ban) holds for ever
 too: the channel remembers it until its retry moment and defers those rows without asking
 Zalo again. A template's own daily limit (-147) holds for that template only. The quota each
 answer states is kept in the database; under a tenth of it left, the send asks for an office
-alert ("zalo-quota-low", once a day per campaign). The channel
+alert ("zalo-quota-low", once a day for the OA, dondoc.followups). The channel
 lives for one dispatch call, so a restart forgets nothing that matters: the rows' not_before
 already says when to try again."""
 
@@ -63,7 +63,7 @@ class ZaloChannel:
 
     def __init__(self, client: ZaloClient, quota: QuotaNote | None = None) -> None:
         self.client, self.quota = client, quota
-        self.low_alerted: set[int] = set()  # campaigns whose low-quota alert this call asked
+        self.low_alerted = False  # the OA's low-quota alert asked in this dispatch call
         # Scope (WHOLE_OA or a template kind) -> the deferral that holds it until its retry_at.
         self.held: dict[str, ChannelError] = {}
 
@@ -88,7 +88,7 @@ class ZaloChannel:
                                  alert=alert_of(exc))  # fmt: skip
             self._hold(error, template)
             raise error from exc
-        return self._sent(result, delivery.campaign_id, now)
+        return self._sent(result, now)
 
     def template_data(self, template: str, delivery: Delivery) -> dict[str, object]:
         """What dondoc wrote for the row, narrowed to the parameters the approved template
@@ -101,15 +101,15 @@ class ZaloChannel:
             if k not in NOT_TEMPLATE_DATA and (registered is None or k in registered.params)
         }
 
-    def _sent(self, result: ZaloResult, campaign_id: int, now: datetime) -> str | Sent:
+    def _sent(self, result: ZaloResult, now: datetime) -> str | Sent:
         if self.quota is not None:
             try:
                 self.quota(result.quota_daily, result.quota_remaining, now)
             except Exception:  # the message is out: a failed note must not make it "unknown"
                 log.exception("Zalo quota of message %s could not be stored", result.msg_id)
-        if not result.quota_low or campaign_id in self.low_alerted:
+        if not result.quota_low or self.low_alerted:
             return result.msg_id  # asked once per dispatch call; the outbox keeps it once a day
-        self.low_alerted.add(campaign_id)
+        self.low_alerted = True
         detail = f"còn {result.quota_remaining}/{result.quota_daily} tin trong ngày"
         return Sent(result.msg_id, alert="zalo-quota-low", detail=detail)
 

@@ -1,5 +1,6 @@
 """Office alerts: a Zalo account that needs a person, or the day's Zalo quota spent, alerts the
-office once per kind, campaign and day — by email (a real SMTP server on loopback) and to every
+office once per kind, campaign and day (once a day across campaigns for the OA's own quota and
+account) — by email (a real SMTP server on loopback) and to every
 Apprise URL in DONDOC_ALERT_URLS (here json:// to a small HTTP receiver on loopback)."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from fastapi import FastAPI, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from dondoc.plans.loader import load_plan
+from dondoc.remindrun import plan_and_enqueue
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
 from dondoc.settings import SettingsError, get_settings
 from models import Delivery, ZaloToken
@@ -23,7 +26,9 @@ from notifications.apprise_alerts import address
 from notifications.registry import build_channels
 from tests.support.cli import run
 from tests.support.fake_zalo import FakeZalo, World, dondoc_world
+from tests.support.files import SEED, copy_examples, replace_once
 from tests.support.server import serving
+from tests.support.smtp import Inbox
 
 OFFICE = ["chanhvanphong.ldld-q1-vp@example.invalid", "vanthu.ldld-q1-vp@example.invalid"]
 PASSWORD = "s3cret-hook-pass"
@@ -98,8 +103,8 @@ def test_an_account_that_needs_a_person_alerts_the_office_once_a_day(
 
     rows = alert_rows(world.engine)
     assert {(r.channel, r.step_key, r.state) for r in rows} == {
-        ("email", "alert-zalo-account-2015-11-17", "sent"),
-        ("apprise", "alert-zalo-account-2015-11-17", "sent"),
+        ("email", "oa-alert-zalo-account-2015-11-17", "sent"),
+        ("apprise", "oa-alert-zalo-account-2015-11-17", "sent"),
     }
     assert sorted(r.recipient for r in rows if r.channel == "email") == OFFICE
     assert alert_mail(world) == ["Cảnh báo: tài khoản Zalo cần người xử lý (Kế hoạch số "
@@ -125,7 +130,7 @@ def test_the_days_zalo_quota_spent_alerts_once_and_waits_for_the_morning(
     assert deferred and all(d.not_before == at("2015-11-18 08:00") for d in deferred)
     # 1 of 2 left after the first message: low; then spent. One alert of each kind.
     keys = [r.step_key for r in alert_rows(world.engine) if r.channel == "apprise"]
-    assert keys == ["alert-zalo-quota-low-2015-11-17", "alert-zalo-quota-2015-11-17"]
+    assert keys == ["oa-alert-zalo-quota-low-2015-11-17", "oa-alert-zalo-quota-2015-11-17"]
     low, spent = hook[0].posts
     assert "hạn mức gửi tin Zalo trong ngày sắp hết" in low["title"]
     assert "hết hạn mức gửi tin Zalo trong ngày" in spent["title"]
@@ -140,7 +145,7 @@ def test_zalo_quota_is_kept_from_each_answer_and_a_low_one_alerts_once_a_day(
     sent = len(world.fake.messages)
     assert quota(world) == (100, 100 - 88 - sent, at("2015-11-17 08:05"))
     [row] = [r for r in alert_rows(world.engine) if r.channel == "apprise"]
-    assert row.step_key == "alert-zalo-quota-low-2015-11-17"
+    assert row.step_key == "oa-alert-zalo-quota-low-2015-11-17"
     [post] = hook[0].posts
     assert "hạn mức gửi tin Zalo trong ngày sắp hết" in post["title"]
     assert "còn 9/100 tin trong ngày" in post["message"]  # the first answer under 1/10
@@ -150,8 +155,8 @@ def test_zalo_quota_is_kept_from_each_answer_and_a_low_one_alerts_once_a_day(
     world.tick(at("2015-11-19 08:05"))
     keys = [r.step_key for r in alert_rows(world.engine) if r.channel == "apprise"]
     assert [k for k in keys if "quota-low" in k] == [
-        "alert-zalo-quota-low-2015-11-17",
-        "alert-zalo-quota-low-2015-11-19",
+        "oa-alert-zalo-quota-low-2015-11-17",
+        "oa-alert-zalo-quota-low-2015-11-19",
     ]
 
 
@@ -194,3 +199,63 @@ def test_an_alert_url_apprise_does_not_know_stops_with_the_variable_named(
     with pytest.raises(SettingsError, match="DONDOC_ALERT_URLS"):
         build_channels(get_settings())
     get_settings.cache_clear()
+
+
+def test_a_low_zalo_quota_alerts_each_office_address_once_whatever_the_campaigns(
+    world: World, hook: tuple[Receiver, str], tmp_path: Path
+) -> None:
+    """The quota is the OA's: two plans sending on the same day alert once, not once each."""
+    second_plan(world, tmp_path)
+    world.fake.set_quota(daily=1000, used=950)  # under a tenth from the first message on
+    both_plans_tick(world, at("2015-11-17 08:05"))
+    zalo = {r.campaign_id for r in sent_rows(world.engine) if r.channel == "zalo"}
+    assert zalo == {1, 2}  # both plans sent on Zalo that morning
+    rows = alert_rows(world.engine)
+    assert sorted((r.channel, r.recipient) for r in rows) == sorted(
+        [("email", a) for a in OFFICE] + [("apprise", address(hook[1]))]
+    )
+    assert {r.step_key for r in rows} == {"oa-alert-zalo-quota-low-2015-11-17"}
+    assert len(hook[0].posts) == 1 and len(alert_mail(world)) == len(OFFICE)
+
+
+def test_an_alert_about_one_plans_data_still_goes_once_per_plan(
+    world: World, tmp_path: Path
+) -> None:
+    """Not every alert is the OA's: a template refusing one plan's data is that plan's."""
+    second_plan(world, tmp_path)
+    world.fake.refuse("84900001106", -109)  # both plans remind this department's head
+    both_plans_tick(world, at("2015-11-17 08:05"))
+    keys = {(r.campaign_id, r.step_key) for r in alert_rows(world.engine) if r.channel == "apprise"}
+    assert keys == {(1, "alert-zalo-data-2015-11-17"), (2, "alert-zalo-data-2015-11-17")}
+
+
+def second_plan(world: World, tmp_path: Path) -> None:
+    """Another plan of the same office to the same units (campaign 2), sent the same days."""
+    (tmp_path / "second").mkdir()
+    second = copy_examples(tmp_path / "second") / SEED
+    replace_once(second, "code: q1-so-ket-2015", "code: q1-so-ket-2015-bis")
+    replace_once(second, "number: 95/KH-LĐLĐ", "number: 96/KH-LĐLĐ")
+    with Session(world.engine) as session:
+        load_plan(session, second, now=at("2015-11-05 09:00"), actor="test", tz=VN_TZ)
+        session.commit()
+
+
+def both_plans_tick(world: World, when: datetime) -> None:
+    """The flow's tick plans every active campaign; World.tick plans the first one only."""
+    plan_and_enqueue(world.engine, 2, now=when, settings=get_settings())
+    world.tick(when)
+
+
+def sent_rows(engine: Engine) -> list[Delivery]:
+    with Session(engine) as session:
+        return list(session.exec(select(Delivery).where(Delivery.state == "sent")))
+
+
+def test_the_next_digest_shows_the_zalo_quota_as_last_read(world: World) -> None:
+    world.tick(at("2015-11-17 08:05"))
+    left = 5000 - len(world.fake.messages)
+    world.tick(at("2015-11-18 08:05"))  # Wednesday's digest, written before its reminders
+    [digest] = [m for m in world.inbox.to(OFFICE[0]) if "18/11/2015" in str(m["Subject"])
+                and str(m["Subject"]).startswith("Tình hình nộp báo cáo")]  # fmt: skip
+    assert (f"Hạn mức gửi tin Zalo trong ngày của Official Account: còn {left}/5000 tin, theo "
+            "Zalo lúc 08:05 thứ Ba, ngày 17/11/2015.") in Inbox.text(digest)  # fmt: skip

@@ -13,6 +13,7 @@ from dondoc.rules.status import Status
 from notifications.digestmessages import (
     DigestInput,
     DigestUnit,
+    ZaloQuota,
     render_digest,
     render_zalo_group_text,
 )
@@ -423,6 +424,25 @@ def test_the_digest_subject_counts_the_problems() -> None:
     quiet = render_digest(replace(DIGEST, units=UNITS[4:], sent_today=[]))
     assert quiet.subject.endswith(": không có đơn vị quá hạn")
     assert "Hôm nay chưa gửi tin nhắc nào." in quiet.body
+
+
+@pytest.mark.parametrize(
+    ("remaining", "expected"),
+    [
+        (2500, "còn 2500/5000 tin, theo Zalo lúc 08:05 thứ Tư, ngày 25/11/2015."),
+        (499, "còn 499/5000 tin, theo Zalo lúc 08:05 thứ Tư, ngày 25/11/2015 (sắp hết: tin "
+              "nhắn vượt hạn mức sẽ chờ đến 08:00 ngày hôm sau)."),
+        (500, "còn 500/5000 tin, theo Zalo lúc 08:05 thứ Tư, ngày 25/11/2015."),
+    ],
+)  # fmt: skip
+def test_the_digest_shows_the_zalo_quota_as_last_read(remaining: int, expected: str) -> None:
+    read = datetime(2015, 11, 25, 8, 5, tzinfo=VN_TZ)
+    body = render_digest(replace(DIGEST, zalo_quota=ZaloQuota(remaining, 5000, read))).body
+    line = "Hạn mức gửi tin Zalo trong ngày của Official Account: " + expected
+    positions = _positions(body, ["III. TIN NHẮC ĐÃ GỬI HÔM NAY", line, "IV. ĐƠN VỊ CHƯA CÓ"])
+    assert positions == sorted(positions)
+    assert "Hạn mức gửi tin Zalo" not in render_digest(DIGEST).body  # no Zalo, or not read
+    assert "\n\n\n" not in body
 
 
 def test_the_digest_is_clean_text() -> None:
