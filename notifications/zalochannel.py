@@ -64,6 +64,8 @@ class ZaloChannel:
     def __init__(self, client: ZaloClient, quota: QuotaNote | None = None) -> None:
         self.client, self.quota = client, quota
         self.low_alerted = False  # the OA's low-quota alert asked in this dispatch call
+        self.pending: tuple[int | None, int | None, datetime, bool] | None = None  # not stored
+        self.stored_low: bool | None = None  # whether the last quota stored was low
         # Scope (WHOLE_OA or a template kind) -> the deferral that holds it until its retry_at.
         self.held: dict[str, ChannelError] = {}
 
@@ -102,16 +104,33 @@ class ZaloChannel:
         }
 
     def _sent(self, result: ZaloResult, now: datetime) -> str | Sent:
-        if self.quota is not None:
-            try:
-                self.quota(result.quota_daily, result.quota_remaining, now)
-            except Exception:  # the message is out: a failed note must not make it "unknown"
-                log.exception("Zalo quota of message %s could not be stored", result.msg_id)
+        self._note(result, now)
         if not result.quota_low or self.low_alerted:
             return result.msg_id  # asked once per dispatch call; the outbox keeps it once a day
         self.low_alerted = True
         detail = f"còn {result.quota_remaining}/{result.quota_daily} tin trong ngày"
         return Sent(result.msg_id, alert="zalo-quota-low", detail=detail)
+
+    def _note(self, result: ZaloResult, now: datetime) -> None:
+        """Keep the quota Zalo stated, without a write per message: the call's first answer
+        and any answer that crosses the low mark are stored at once (`dondoc zalo status`
+        may be read meanwhile), the call's last one when the dispatch run ends (`release`)."""
+        if self.quota is None or (result.quota_daily is None and result.quota_remaining is None):
+            return
+        self.pending = result.quota_daily, result.quota_remaining, now, result.quota_low
+        if self.stored_low is None or self.stored_low != result.quota_low:
+            self.release()
+
+    def release(self) -> None:
+        """The dispatch run is over (or the quota must be stored now)."""
+        if self.quota is None or self.pending is None:
+            return
+        daily, remaining, at, low = self.pending
+        self.pending, self.stored_low = None, low
+        try:
+            self.quota(daily, remaining, at)
+        except Exception:  # the messages are out: a failed note must not make one "unknown"
+            log.exception("Zalo quota (%s/%s at %s) could not be stored", remaining, daily, at)
 
     def _hold(self, error: ChannelError, template: str) -> None:
         if error.outcome is not Outcome.DEFERRED or error.retry_at is None:

@@ -21,6 +21,7 @@ from dondoc.plans.loader import load_plan
 from dondoc.remindrun import plan_and_enqueue
 from dondoc.rules.deadlines import VN_TZ, parse_local_datetime
 from dondoc.settings import SettingsError, get_settings
+from dondoc.zalotokens import DatabaseTokenStore
 from models import Delivery, ZaloToken
 from notifications.apprise_alerts import address
 from notifications.registry import build_channels
@@ -138,11 +139,13 @@ def test_the_days_zalo_quota_spent_alerts_once_and_waits_for_the_morning(
 
 
 def test_zalo_quota_is_kept_from_each_answer_and_a_low_one_alerts_once_a_day(
-    world: World, hook: tuple[Receiver, str]
+    world: World, hook: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    writes = count_quota_writes(monkeypatch)
     world.fake.set_quota(daily=100, used=88)  # the 3rd message of the day leaves 9: under 1/10
     world.tick(at("2015-11-17 08:05"))
     sent = len(world.fake.messages)
+    assert [left for _, left in writes] == [11, 9, 100 - 88 - sent]  # first, low, last
     assert quota(world) == (100, 100 - 88 - sent, at("2015-11-17 08:05"))
     [row] = [r for r in alert_rows(world.engine) if r.channel == "apprise"]
     assert row.step_key == "oa-alert-zalo-quota-low-2015-11-17"
@@ -161,16 +164,32 @@ def test_zalo_quota_is_kept_from_each_answer_and_a_low_one_alerts_once_a_day(
 
 
 def test_a_plentiful_zalo_quota_is_kept_without_alerting(
-    world: World, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert "quota not read yet" in run(capsys, "zalo", "status").out
+    writes = count_quota_writes(monkeypatch)
     world.tick(at("2015-11-17 08:05"))
-    assert world.fake.messages
+    assert len(world.fake.messages) > 2
+    assert len(writes) == 2  # the first answer at once, the last when the run ends
     left = 5000 - len(world.fake.messages)
     assert quota(world) == (5000, left, at("2015-11-17 08:05"))
     assert alert_rows(world.engine) == []
     shown = run(capsys, "zalo", "status")
     assert shown.code == 0 and f"quota {left}/5000 left at 2015-11-17 08:05" in shown.out
+
+
+def count_quota_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int | None, int | None]]:
+    """Every quota the channel stores: (daily, remaining)."""
+    writes: list[tuple[int | None, int | None]] = []
+    store = DatabaseTokenStore.note_quota
+
+    def counted(self: DatabaseTokenStore, daily: int | None, left: int | None, at: datetime
+                ) -> None:  # fmt: skip
+        writes.append((daily, left))
+        store(self, daily, left, at)
+
+    monkeypatch.setattr(DatabaseTokenStore, "note_quota", counted)
+    return writes
 
 
 def quota(world: World) -> tuple[int | None, int | None, datetime | None]:
