@@ -91,6 +91,9 @@ def render_digest(d: DigestInput) -> Rendered:
         "no_contact": _units_in([u for u in d.units if u.no_contact], _REACHABLE),
         "unknown": [(unit, kind, _channel_vi(channel)) for unit, kind, channel in d.unknown],
         "zalo_quota": d.zalo_quota,
+        # Read before today (the digest goes out before the day's messages): the quota has
+        # been renewed since, so it is yesterday's use, not what is left.
+        "zalo_quota_today": d.zalo_quota is not None and _same_day(d.zalo_quota.at, d.now, d.tz),
         "labels": STATUS_LABELS_VI,
     }
     return render_pair("digest", values)
@@ -139,3 +142,7 @@ def _counts(title: str, counts: Mapping[Status, int]) -> tuple[str, list[tuple[s
 
 def _channel_vi(channel: str) -> str:
     return CHANNEL_LABELS_VI.get(channel, channel)
+
+
+def _same_day(a: datetime, b: datetime, tz: ZoneInfo) -> bool:
+    return a.astimezone(tz).date() == b.astimezone(tz).date()

@@ -94,7 +94,10 @@ class DeferredContext:
             setattr(self._real, name, value)
 
     def __getattr__(self, name: str) -> Any:  # anything else is the real context's
-        return getattr(self.real(), name)
+        value = getattr(self.real(), name)
+        if callable(value):  # a method may change what it trusts (a CA, a client certificate):
+            self._settings.append((name, object()))  # a connection made with it is never shared
+        return value
 
     def real(self) -> ssl.SSLContext:
         if self._real is not None:
@@ -142,14 +145,12 @@ class ConnectionPool:
     clock: Callable[[], float] = time.monotonic
     _idle: dict[tuple[object, ...], list[_Idle]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _pid: int = field(default_factory=os.getpid)
 
     def take(self, key: tuple[object, ...]) -> tuple[TracedSMTP, float] | None:
         """A live idle connection for `key` and when it was opened; stale ones are closed."""
         stale: list[_Idle] = []
         found = None
         with self._lock:
-            self._forget_if_forked()
             entries, now = self._idle.get(key, []), self.clock()
             while entries and found is None:
                 entry = entries.pop()
@@ -163,26 +164,26 @@ class ConnectionPool:
 
     def give(self, key: tuple[object, ...], connection: TracedSMTP, opened: float) -> None:
         with self._lock:
-            self._forget_if_forked()
             self._idle.setdefault(key, []).append(_Idle(connection, opened, self.clock()))
 
     def close_all(self) -> int:
         """Say QUIT on every idle connection (a dispatch run is over); how many there were."""
         with self._lock:
-            self._forget_if_forked()
             entries = [entry for group in self._idle.values() for entry in group]
             self._idle.clear()
         for entry in entries:
             _close(entry.connection)
         return len(entries)
 
-    def _forget_if_forked(self) -> None:
-        # A forked child shares its parent's sockets: it must neither use nor QUIT them.
-        if self._pid != os.getpid():
-            self._idle, self._pid = {}, os.getpid()
+    def forget_in_child(self) -> None:
+        """After a fork: the parent's connections (the child must neither use nor QUIT them)
+        and its lock (perhaps held by a thread the child does not have) are not the child's."""
+        self._idle, self._lock = {}, threading.Lock()
 
 
 POOL = ConnectionPool()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=POOL.forget_in_child)
 
 
 def _close(connection: TracedSMTP) -> None:
@@ -242,7 +243,7 @@ class PooledSMTP:
         connection, reused = self._connection()
         try:
             return connection.sendmail(from_addr, to_addrs, msg, mail_options, rcpt_options)
-        except Exception as exc:
+        except BaseException as exc:  # even an interrupt: mid-transaction, it is never kept
             self.healthy = False
             if not (reused and not connection.content_out and _stale(exc)):
                 raise
@@ -252,7 +253,7 @@ class PooledSMTP:
         connection, _ = self._connection(fresh=True)
         try:
             return connection.sendmail(from_addr, to_addrs, msg, mail_options, rcpt_options)
-        except Exception:
+        except BaseException:
             self.healthy = False
             raise
 

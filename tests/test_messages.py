@@ -435,14 +435,24 @@ def test_the_digest_subject_counts_the_problems() -> None:
         (500, "còn 500/5000 tin, theo Zalo lúc 08:05 thứ Tư, ngày 25/11/2015."),
     ],
 )  # fmt: skip
-def test_the_digest_shows_the_zalo_quota_as_last_read(remaining: int, expected: str) -> None:
-    read = datetime(2015, 11, 25, 8, 5, tzinfo=VN_TZ)
+def test_the_digest_shows_the_zalo_quota_left_today(remaining: int, expected: str) -> None:
+    read = datetime(2015, 11, 25, 8, 5, tzinfo=VN_TZ)  # the digest's day (NOW)
     body = render_digest(replace(DIGEST, zalo_quota=ZaloQuota(remaining, 5000, read))).body
     line = "Hạn mức gửi tin Zalo trong ngày của Official Account: " + expected
     positions = _positions(body, ["III. TIN NHẮC ĐÃ GỬI HÔM NAY", line, "IV. ĐƠN VỊ CHƯA CÓ"])
     assert positions == sorted(positions)
     assert "Hạn mức gửi tin Zalo" not in render_digest(DIGEST).body  # no Zalo, or not read
     assert "\n\n\n" not in body
+
+
+def test_a_zalo_quota_read_on_an_earlier_day_is_shown_as_that_days_use() -> None:
+    read = datetime(2015, 11, 24, 16, 40, tzinfo=VN_TZ)  # the day before, nearly spent
+    body = render_digest(replace(DIGEST, zalo_quota=ZaloQuota(12, 5000, read))).body
+    assert (
+        "Hạn mức gửi tin Zalo trong ngày của Official Account: 5000 tin, cấp lại mỗi ngày; "
+        "lần gần nhất Zalo báo còn 12 tin, lúc 16:40 thứ Ba, ngày 24/11/2015."
+    ) in body
+    assert "sắp hết" not in body  # renewed since: nothing is about to run out
 
 
 def test_the_digest_is_clean_text() -> None:

@@ -5,6 +5,7 @@ message; the limits on idle time and age; nothing kept once a dispatch run ends.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -161,25 +163,45 @@ class Ticking:
         return self.now
 
 
-@pytest.mark.parametrize(("idle", "age"), [(smtpconn.IDLE_S + 1, 0.0), (1.0, smtpconn.LIFETIME_S)])
-def test_a_connection_idle_too_long_or_too_old_is_closed_and_a_new_one_opened(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, idle: float, age: float
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Ticking:
+    """The pool's clock, moved by hand."""
+    ticking = Ticking()
+    monkeypatch.setattr(smtpconn.POOL, "clock", ticking)
+    return ticking
+
+
+def test_a_connection_idle_too_long_is_closed_and_a_new_one_opened(
+    tmp_path: Path, clock: Ticking
 ) -> None:
-    clock = Ticking()
-    monkeypatch.setattr(smtpconn.POOL, "clock", clock)
     inbox = CountingInbox()
     with serving(inbox) as port:
         email = channel(port, tmp_path)
         send_to(email, ADDRESSES[0])
-        clock.now += age
-        send_to(email, ADDRESSES[1])  # reused: neither limit reached yet
-        clock.now += idle
+        clock.now += smtpconn.IDLE_S
+        send_to(email, ADDRESSES[1])  # reused: idle for exactly the limit
+        clock.now += smtpconn.IDLE_S + 0.1
         send_to(email, ADDRESSES[2])
         assert inbox.connections == 2 and inbox.quits == 1  # the old one said goodbye
     assert [rcpts for _, rcpts in inbox.envelopes] == [[to] for to in ADDRESSES[:3]]
 
 
-def test_each_server_and_each_login_gets_its_own_connection(tmp_path: Path) -> None:
+def test_a_connection_in_use_for_its_whole_lifetime_is_replaced(
+    tmp_path: Path, clock: Ticking
+) -> None:
+    inbox = CountingInbox()
+    step = smtpconn.IDLE_S - 1  # never idle too long: only its age can retire it
+    sends = int(smtpconn.LIFETIME_S // step) + 2
+    with serving(inbox) as port:
+        email = channel(port, tmp_path)
+        for n in range(sends):
+            send_to(email, f"cdcs{n}@example.invalid")
+            clock.now += step
+        assert inbox.connections == 2 and inbox.quits == 1
+    assert len(inbox.envelopes) == sends
+
+
+def test_each_server_gets_its_own_connection(tmp_path: Path) -> None:
     first, second = CountingInbox(), CountingInbox()
     with serving(first) as one, serving(second) as two:
         send_to(channel(one, tmp_path), ADDRESSES[0])
@@ -205,17 +227,42 @@ def test_two_threads_sending_at_once_never_share_a_connection(tmp_path: Path) ->
 
 
 def test_a_forked_child_neither_uses_nor_closes_its_parents_connections(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     inbox = CountingInbox()
     with serving(inbox) as port:
         email = channel(port, tmp_path)
         send_to(email, ADDRESSES[0])
-        # As a child sees itself: another process than the one that opened the connection.
-        monkeypatch.setattr("notifications.smtpconn.os.getpid", lambda: -1)
-        send_to(email, ADDRESSES[1])
-        assert smtpconn.POOL.close_all() == 1  # only the child's own
-        assert inbox.connections == 2 and inbox.quits == 1
+        child = os.fork()
+        if child == 0:  # the child: nothing of its parent's to close (no QUIT on it)
+            os._exit(0 if smtpconn.POOL.close_all() == 0 else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        send_to(email, ADDRESSES[1])  # the parent's connection is still open and its own
+        assert inbox.connections == 1 and inbox.quits == 0
+
+
+@dataclass
+class LoginInbox(CountingInbox):
+    logins: list[str] = field(default_factory=list)
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:  # aiosmtpd's authenticator
+        ok = isinstance(data, LoginPassword) and data.password in (b"mat-khau-1", b"mat-khau-2")
+        if ok:
+            self.logins.append(data.password.decode())
+        return AuthResult(success=ok)
+
+
+def test_each_login_gets_its_own_connection_and_logs_in_once(tmp_path: Path) -> None:
+    inbox = LoginInbox()
+    with serving(inbox, authenticator=inbox, auth_require_tls=False) as port:
+        urls = [f"mailto://vanphong:mat-khau-{n}@127.0.0.1:{port}" for n in (1, 2, 1, 2, 1)]
+        for n, url in enumerate(urls):
+            send_to(channel(port, tmp_path, url), ADDRESSES[n])
+    assert sorted(inbox.logins) == ["mat-khau-1", "mat-khau-2"]  # one login per connection
+    assert inbox.connections == 2 and len(inbox.envelopes) == len(urls)
 
 
 def test_a_dispatch_run_leaves_no_connection_open(engine: Engine, tmp_path: Path) -> None:

@@ -41,11 +41,11 @@ class Inbox:
 
 
 @contextmanager
-def serving(handler: Any, **tls: Any) -> Iterator[int]:
+def serving(handler: Any, **options: Any) -> Iterator[int]:
     """aiosmtpd with `handler` on a free loopback port; `ssl_context=` for SMTPS,
-    `tls_context=` for STARTTLS."""
+    `tls_context=` for STARTTLS, `authenticator=` for AUTH…"""
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **tls)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield port
