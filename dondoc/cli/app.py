@@ -13,7 +13,7 @@ from rich.console import Console
 from sqlmodel import col, select
 
 from dondoc.cli import views
-from dondoc.db import get_engine, session_scope
+from dondoc.db import get_engine, session_scope, table
 from dondoc.errors import DondocError
 from dondoc.settings import get_settings
 
@@ -32,7 +32,6 @@ app.add_typer(units_app, name="units")
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 ACTOR = "cli"
-NOTE_MAX = 255  # CalendarDay.note
 AtOption = Annotated[
     str | None,
     typer.Option("--at", help="Local date-time, e.g. '2015-11-25 09:00' (default: now)."),
@@ -314,8 +313,10 @@ def calendar_set(
     from models import CalendarDay
 
     date_ = _calendar_day(day)
-    if len(note) > NOTE_MAX:
-        raise DondocError(f"note: at most {NOTE_MAX} characters, got {len(note)}")
+    # The column's length, as the schema has it (SQLModel's AutoString passes it through).
+    longest: int | None = getattr(table(CalendarDay).c.note.type, "length", None)
+    if longest is not None and len(note) > longest:
+        raise DondocError(f"note: at most {longest} characters, got {len(note)}")
     with session_scope() as session:
         row = session.exec(select(CalendarDay).where(CalendarDay.day == date_)).first()
         row = row or CalendarDay(day=date_, working=working)
