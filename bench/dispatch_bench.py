@@ -127,8 +127,8 @@ def bare_smtplib(port: int, n: int, *, reuse: bool) -> None:
 
 def apprise_alone(n: int) -> None:
     """The same messages through dondoc's email channel without the outbox: what Apprise, with
-    its fresh object and one recipient per message, costs by itself. Its ratio is to the loop
-    with a connection per message, which is what Apprise does."""
+    its fresh object and one recipient per message (over the channel's kept SMTP connection),
+    costs by itself."""
     settings = get_settings()
     for i in range(n):
         send_email(Email(f"cd{i}@example.invalid", SUBJECT, BODY.format(i=i)), settings)
