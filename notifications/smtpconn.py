@@ -125,7 +125,7 @@ def _trust(context: Context | None) -> tuple[object, ...] | None:
         return None
     if isinstance(context, DeferredContext):
         return context.trust()
-    return (id(context),)  # a context of unknown make: shared only with itself
+    return (object(),)  # a context of unknown make: a connection made with it is never shared
 
 
 @dataclass
