@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, TextClause, bindparam, event, text
+from sqlalchemy import Connection, Dialect, Table, event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -62,18 +62,34 @@ def table(model: type[SQLModel]) -> Table:
 def insert_new(connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> int:
     """Insert the rows no unique constraint refuses (INSERT … ON CONFLICT DO NOTHING, both
     backends); return how many went in. One statement run by the driver's executemany, whose
-    rowcount is exact. An insert() construct goes through SQLAlchemy's "insertmanyvalues":
-    its rowcount is -1 without RETURNING, and with it 66,000 outbox rows took 3 s on SQLite
-    and 9.8 s on PostgreSQL, against 1.4 and 3.4 so."""
+    rowcount is exact, with each value prepared by its column type's own bind processor (the
+    stored text of a datetime or a JSON column is what SQLAlchemy writes). An insert() construct
+    goes through SQLAlchemy's "insertmanyvalues": its rowcount is -1 without RETURNING, and with
+    it 66,000 outbox rows took 3 s on SQLite and 9.8 s on PostgreSQL; a text() statement built
+    each row's parameters as a dict first: 1.7–1.9 s on SQLite, against 1.15 s so."""
     if not rows:
         return 0
-    return int(connection.execute(_insert_new(model, tuple(rows[0])), rows).rowcount)
+    sql, columns = _insert_new(model, tuple(rows[0]), connection.dialect)
+    values = [tuple(row[n] if p is None else p(row[n]) for n, p in columns) for row in rows]
+    return int(connection.exec_driver_sql(sql, values).rowcount)
 
 
-@lru_cache(maxsize=16)
-def _insert_new(model: type[SQLModel], names: tuple[str, ...]) -> TextClause:
+Processor = Callable[[Any], Any] | None
+
+
+@lru_cache(maxsize=32)
+def _insert_new(
+    model: type[SQLModel], names: tuple[str, ...], dialect: Dialect
+) -> tuple[str, tuple[tuple[str, Processor], ...]]:
+    if dialect.paramstyle not in _MARKS:
+        raise ValueError(f"insert_new: no positional parameters for {dialect.paramstyle}")
     columns = table(model).c
-    return text(
-        f"INSERT INTO {table(model).name} ({', '.join(names)}) "
-        f"VALUES ({', '.join(':' + n for n in names)}) ON CONFLICT DO NOTHING"
-    ).bindparams(*[bindparam(n, type_=columns[n].type) for n in names])
+    marks = ", ".join([_MARKS[dialect.paramstyle]] * len(names))
+    sql = (f"INSERT INTO {table(model).name} ({', '.join(names)}) VALUES ({marks}) "
+           "ON CONFLICT DO NOTHING")  # fmt: skip
+    return sql, tuple(
+        (n, columns[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
+    )
+
+
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # sqlite3; psycopg
