@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from dondoc.labels import CHANNEL_LABELS_VI
 from dondoc.rules.status import STATUS_LABELS_VI, Status
 from notifications.messages import Rendered, aware, render_pair, render_text
-from notifications.zalo import QUOTA_LOW_ONE_IN
+from notifications.zalo import quota_low
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ZaloQuota:
 
     @property
     def low(self) -> bool:
-        return self.remaining * QUOTA_LOW_ONE_IN < self.daily  # as the alert reads it
+        return quota_low(self.daily, self.remaining)  # as the alert reads it
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,13 @@ class ZaloResult:
     def quota_low(self) -> bool:
         """Under a tenth of the day's quota left: time to warn the office, which can top up
         or ask Zalo for more before the rest of the day's reminders wait for tomorrow."""
-        daily, left = self.quota_daily, self.quota_remaining
-        return daily is not None and left is not None and left * QUOTA_LOW_ONE_IN < daily
+        return quota_low(self.quota_daily, self.quota_remaining)
+
+
+def quota_low(daily: int | None, left: int | None) -> bool:
+    """Under a tenth of the day's quota left (unknown counts as not low): the one rule for the
+    office's alert and the digest."""
+    return daily is not None and left is not None and left * QUOTA_LOW_ONE_IN < daily
 
 
 class ZaloClient:
